@@ -1,0 +1,56 @@
+# tmpl: build, test, install. `make test` sets up a fresh machine first (idempotent, seconds
+# when everything is already there), so it is the one command CI and a newcomer run.
+
+CARGO ?= cargo
+PREFIX ?= $(HOME)/.cargo
+TMPL := target/release/tmpl
+
+.PHONY: all build release test test-fast e2e lint fmt install setup fixtures demo bench clean
+
+all: build
+
+build:
+	$(CARGO) build
+
+release:
+	$(CARGO) build --release
+
+## Everything: host setup, offline fixtures, lint, unit + CLI + end-to-end tests.
+test: setup fixtures lint
+	$(CARGO) test --all-targets -- --test-threads=1
+
+## Unit tests and trycmd cases only: no VM, no container, no daemons.
+test-fast:
+	$(CARGO) test --lib --test cli --test readme
+
+## End-to-end tests only (real Podman, real libvirt + Vagrant).
+e2e: setup fixtures
+	$(CARGO) test --test 'e2e*' -- --test-threads=1 --nocapture
+
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt
+
+install:
+	$(CARGO) install --locked --path . --root $(PREFIX)
+
+## Install and start libvirt, Vagrant, Podman, Ansible (Debian/Ubuntu).
+setup:
+	bash scripts/setup.sh
+
+## Build the offline test box, container image and cloud image (cached by recipe).
+fixtures:
+	bash scripts/fixtures.sh
+
+## tmpl's main job on an example project, from a fresh machine.
+demo: setup fixtures release
+	bash scripts/demo.sh
+
+bench: setup fixtures release
+	bash scripts/bench.sh
+
+clean:
+	$(CARGO) clean

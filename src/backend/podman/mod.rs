@@ -1,0 +1,3 @@
+//! Containers through Podman's Docker-compatible API (bollard).
+
+pub mod spec;

@@ -1,0 +1,142 @@
+//! The pure half of the container backend: the create request Podman receives for a project.
+//! `tmpl render` prints exactly this.
+
+use crate::config::{Image, Network};
+use crate::context::Loaded;
+use bollard::models::{
+    ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HostConfig, NetworkingConfig,
+    PortBinding,
+};
+use std::collections::HashMap;
+
+pub const LABEL_PROJECT: &str = "tmpl.project";
+pub const LABEL_DIR: &str = "tmpl.dir";
+
+/// sshd as the container's main process, with the project's key for root.
+///
+/// An image without sshd gets it from its own package manager on first start; one without a
+/// known package manager stops with a message saying so, which `up` shows from the logs.
+pub const ENTRYPOINT_SCRIPT: &str = r#"set -e
+if [ ! -x /usr/sbin/sshd ]; then
+  echo "tmpl: the image has no sshd; installing openssh-server" >&2
+  if command -v apt-get >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q && apt-get install -y -q --no-install-recommends openssh-server python3
+  elif command -v dnf >/dev/null 2>&1; then dnf install -y openssh-server python3
+  elif command -v apk >/dev/null 2>&1; then apk add --no-cache openssh-server python3
+  elif command -v pacman >/dev/null 2>&1; then pacman -Sy --noconfirm openssh python
+  else
+    echo "tmpl: the image has no /usr/sbin/sshd and none of apt-get, dnf, apk or pacman to install it" >&2
+    exit 127
+  fi
+fi
+mkdir -p /run/sshd /root/.ssh
+chmod 700 /root/.ssh
+printf '%s\n' "$TMPL_AUTHORIZED_KEY" > /root/.ssh/authorized_keys
+chmod 600 /root/.ssh/authorized_keys
+ssh-keygen -A >/dev/null
+echo "tmpl: sshd starting" >&2
+exec /usr/sbin/sshd -D -e
+"#;
+
+/// What sshd (privilege separation, chroot, logins) and a package manager need; everything
+/// else is dropped.
+pub const CAPABILITIES: &[&str] = &[
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "SETGID",
+    "SETUID",
+    "SYS_CHROOT",
+    "NET_BIND_SERVICE",
+    "AUDIT_WRITE",
+];
+
+pub fn container_name(slug: &str) -> String {
+    format!("tmpl-{slug}")
+}
+
+/// The network tmpl makes for a project: `FIXED_IP` (a bridge whose /24 holds the address) or
+/// `NETWORK_TYPE=bridge` (macvlan on the host interface).
+pub fn network_name(slug: &str) -> String {
+    format!("tmpl-{slug}")
+}
+
+pub fn container_spec(loaded: &Loaded, public_key: &str, disk_limit: bool) -> ContainerCreateBody {
+    let c = &loaded.config;
+    let id = &loaded.id;
+    let image = match &c.image {
+        Image::Container(r) => r.clone(),
+        other => other.display(),
+    };
+    let mut ports: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
+    ports.insert(
+        "22/tcp".into(),
+        Some(vec![PortBinding {
+            host_ip: Some("127.0.0.1".into()),
+            host_port: Some(String::new()),
+        }]),
+    );
+    for p in &c.ports {
+        let key = format!("{}/{}", p.guest_port, p.protocol);
+        ports
+            .entry(key)
+            .or_insert_with(|| Some(Vec::new()))
+            .get_or_insert_with(Vec::new)
+            .push(PortBinding {
+                host_ip: Some(p.host_ip.to_string()),
+                host_port: Some(p.host_port.to_string()),
+            });
+    }
+    let mut exposed: Vec<String> = ports.keys().cloned().collect();
+    exposed.sort();
+    let own_network = c.fixed_ip.is_some() || matches!(c.network, Network::Bridge { .. });
+    let networking_config = own_network.then(|| {
+        let endpoint = EndpointSettings {
+            ipam_config: c.fixed_ip.map(|ip| EndpointIpamConfig {
+                ipv4_address: Some(ip.to_string()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        NetworkingConfig {
+            endpoints_config: Some(HashMap::from([(network_name(&id.slug), endpoint)])),
+        }
+    });
+    ContainerCreateBody {
+        hostname: Some(id.name.clone()),
+        image: Some(image),
+        cmd: Some(vec![
+            "/bin/sh".into(),
+            "-c".into(),
+            ENTRYPOINT_SCRIPT.into(),
+        ]),
+        env: Some(vec![format!("TMPL_AUTHORIZED_KEY={public_key}")]),
+        labels: Some(HashMap::from([
+            (LABEL_PROJECT.to_owned(), id.slug.clone()),
+            (
+                LABEL_DIR.to_owned(),
+                loaded.project.dir.display().to_string(),
+            ),
+        ])),
+        exposed_ports: Some(exposed),
+        stop_timeout: Some(10),
+        host_config: Some(HostConfig {
+            memory: Some(i64::from(c.memory_mib) * 1024 * 1024),
+            nano_cpus: Some(i64::from(c.cpus) * 1_000_000_000),
+            port_bindings: Some(ports),
+            security_opt: Some(vec!["no-new-privileges".into()]),
+            cap_drop: Some(vec!["ALL".into()]),
+            cap_add: Some(CAPABILITIES.iter().map(|s| s.to_string()).collect()),
+            privileged: Some(false),
+            storage_opt: disk_limit
+                .then(|| HashMap::from([("size".to_owned(), format!("{}G", c.disk_gib))])),
+            network_mode: own_network.then(|| network_name(&id.slug)),
+            ..Default::default()
+        }),
+        networking_config,
+        ..Default::default()
+    }
+}

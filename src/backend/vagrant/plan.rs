@@ -1,0 +1,152 @@
+//! The pure half of the VM backend: from a loaded project and the host's facts to the names,
+//! paths and template context of its VM. Nothing here runs a process.
+
+use super::VmHost;
+use crate::config::{Image, Network};
+use crate::context::Loaded;
+use crate::render::{BridgeContext, PrivateNetwork, SshContext, VmContext};
+use sha2::{Digest, Sha256};
+use std::path::PathBuf;
+
+/// Where libvirt's qemu user can read a seed ISO (HOST-NOTES: the cache dir under /root is not).
+pub const LIBVIRT_IMAGES: &str = "/var/lib/libvirt/images";
+
+/// The login user tmpl creates in a cloud image.
+pub const CLOUD_USER: &str = "tmpl";
+
+#[derive(Debug, Clone)]
+pub struct VmPlan {
+    pub context: VmContext,
+    pub domain: String,
+    /// What `up` must do to make `context.box` exist.
+    pub box_source: BoxSource,
+    pub vagrantfile_dir: PathBuf,
+    pub dotfile_dir: PathBuf,
+    /// tmpl's own key for the project (cloud images), in the state dir.
+    pub key_path: PathBuf,
+    pub seed_iso: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BoxSource {
+    /// Already added to Vagrant.
+    Named,
+    /// `vagrant box add` this file under `context.box`.
+    BoxFile(PathBuf),
+    /// Wrap this cloud image as a box under `context.box`.
+    CloudFile(PathBuf),
+    /// Download, then wrap.
+    CloudUrl(String),
+}
+
+fn short_hash(s: &str) -> String {
+    Sha256::digest(s.as_bytes())
+        .iter()
+        .take(4)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn stem(s: &str) -> String {
+    let base = s.rsplit('/').next().unwrap_or(s);
+    let base = base.split(['?', '#']).next().unwrap_or(base);
+    let base = base.rsplit_once('.').map(|x| x.0).unwrap_or(base);
+    crate::project::sanitise(base)
+}
+
+/// A path from `.env` as an absolute path: `~/` is the user's home, relative is the project's.
+pub fn resolve(loaded: &Loaded, p: &std::path::Path, home: Option<&std::path::Path>) -> PathBuf {
+    if let (Ok(rest), Some(h)) = (p.strip_prefix("~"), home) {
+        return h.join(rest);
+    }
+    loaded.project.dir.join(p)
+}
+
+pub fn plan(loaded: &Loaded, host: &VmHost) -> VmPlan {
+    let c = &loaded.config;
+    let id = &loaded.id;
+    let key_path = id.state_dir.join("ssh").join("id_ed25519");
+    let home = host.home.as_deref();
+    let (r#box, box_source, cloud) = match &c.image {
+        Image::BoxName(n) => (n.clone(), BoxSource::Named, false),
+        Image::BoxFile(p) => {
+            let abs = resolve(loaded, p, home);
+            let name = format!(
+                "tmpl-box/{}-{}",
+                stem(&abs.to_string_lossy()),
+                short_hash(&abs.to_string_lossy())
+            );
+            (name, BoxSource::BoxFile(abs), false)
+        }
+        Image::CloudImageFile(p) => {
+            let abs = resolve(loaded, p, home);
+            let name = format!(
+                "tmpl-cloud/{}-{}",
+                stem(&abs.to_string_lossy()),
+                short_hash(&abs.to_string_lossy())
+            );
+            (name, BoxSource::CloudFile(abs), true)
+        }
+        Image::CloudImageUrl(u) => {
+            let name = format!("tmpl-cloud/{}-{}", stem(u), short_hash(u));
+            (name, BoxSource::CloudUrl(u.clone()), true)
+        }
+        Image::Container(_) => unreachable!("a VM plan for a container"),
+    };
+    let seed_iso =
+        cloud.then(|| PathBuf::from(LIBVIRT_IMAGES).join(format!("tmpl-{}-seed.iso", id.slug)));
+    let ssh = if cloud {
+        SshContext {
+            username: CLOUD_USER.into(),
+            private_key_paths: vec![key_path.display().to_string()],
+            insert_key: false,
+        }
+    } else {
+        // Vagrant replaces the box's shared insecure key with one of its own on first boot.
+        SshContext {
+            username: "vagrant".into(),
+            private_key_paths: vec![],
+            insert_key: true,
+        }
+    };
+    let private_network = c.fixed_ip.map(|ip| {
+        let o = ip.octets();
+        PrivateNetwork {
+            // one libvirt network per /24, shared by every project with an address in it
+            name: format!("tmpl-{}-{}-{}", o[0], o[1], o[2]),
+            ip: ip.to_string(),
+            netmask: "255.255.255.0".into(),
+        }
+    });
+    let bridge = match &c.network {
+        Network::Bridge { interface } => Some(BridgeContext {
+            interface: interface.clone(),
+        }),
+        Network::Default => None,
+    };
+    let context = VmContext {
+        project_dir: loaded.project.dir.display().to_string(),
+        machine_name: id.slug.clone(),
+        domain_prefix: "tmpl-".into(),
+        hostname: id.name.clone(),
+        r#box,
+        memory_mib: c.memory_mib,
+        cpus: c.cpus,
+        disk_gib: c.disk_gib,
+        driver: host.driver.clone(),
+        ssh,
+        ports: c.ports.clone(),
+        private_network,
+        bridge,
+        seed_iso: seed_iso.as_ref().map(|p| p.display().to_string()),
+    };
+    VmPlan {
+        domain: format!("tmpl-{}", id.slug),
+        context,
+        box_source,
+        vagrantfile_dir: id.cache_dir.join("vagrant"),
+        dotfile_dir: id.state_dir.join("vagrant"),
+        key_path,
+        seed_iso,
+    }
+}

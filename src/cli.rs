@@ -1,0 +1,137 @@
+//! The command line, as clap types only. Doc comments are the help text.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// One .env per project folder: isolated VMs (Vagrant + libvirt) and containers (Podman).
+///
+/// Run it in a folder whose `.env` sets INFRA_TYPE, MEMORY, CPUS and DISK (`tmpl init` writes
+/// one). tmpl finds the project from the current folder upward.
+#[derive(Debug, Parser)]
+#[command(name = "tmpl", version, about, long_about, propagate_version = true)]
+pub struct Cli {
+    /// Act as if tmpl was started in DIR
+    #[arg(short = 'C', value_name = "DIR", global = true)]
+    pub directory: Option<PathBuf>,
+
+    /// Read settings from FILE instead of finding the project's `.env`
+    #[arg(long, value_name = "FILE", global = true)]
+    pub env_file: Option<PathBuf>,
+
+    /// Treat a misspelt tmpl key in `.env` as an error, not a warning
+    #[arg(long, global = true)]
+    pub strict: bool,
+
+    /// Echo every external command as `+ cmd args`
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+
+    /// Print only errors and warnings
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create, start or adopt the project's VM or container (idempotent)
+    Up(UpArgs),
+    /// Open a shell in the guest, or run `-- CMD ARGS...` there
+    Ssh(SshArgs),
+    /// Stop the guest gracefully, forcing it after a timeout
+    Stop(StopArgs),
+    /// Remove the guest and everything tmpl made for it
+    Rm(RmArgs),
+    /// Show whether the guest is running, stopped or not created
+    Status(JsonArgs),
+    /// Check `.env` without creating anything (for pre-commit hooks and CI)
+    Validate(ValidateArgs),
+    /// Write a commented `.env` to start from
+    Init(InitArgs),
+    /// Print what would be used for this project: a Vagrantfile, or a container spec as JSON
+    Render,
+    /// Run the provisioning playbook or script again on the running guest
+    Provision,
+    /// List every project tmpl has brought up, with its live state
+    Ls(JsonArgs),
+    /// Check that this host has what tmpl needs, and say how to fix what is missing
+    Doctor(JsonArgs),
+    /// Print an OpenSSH `Host` block for the project
+    SshConfig(SshConfigArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct JsonArgs {
+    /// Print JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Run provisioning even if it already ran
+    #[arg(long, conflicts_with = "no_provision")]
+    pub provision: bool,
+    /// Do not run provisioning
+    #[arg(long)]
+    pub no_provision: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SshArgs {
+    /// Command and arguments to run in the guest, passed exactly as given
+    #[arg(last = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// Seconds to wait for a graceful shutdown before forcing it
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Do not ask for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Print the result as JSON on stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum InfraArg {
+    Vm,
+    Container,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Starting point: a built-in template (`tmpl init --list`) or one of yours
+    #[arg(value_name = "TEMPLATE", conflicts_with = "infra_type")]
+    pub template: Option<String>,
+    /// Shorthand for the `vm` or `container` template
+    #[arg(long = "type", value_enum)]
+    pub infra_type: Option<InfraArg>,
+    /// List the templates and exit
+    #[arg(long)]
+    pub list: bool,
+    /// Replace an existing tmpl `.env` (the old one is kept as `.env.bak`)
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SshConfigArgs {
+    /// Keep the block in ~/.ssh/config.d/tmpl/ and include it from ~/.ssh/config
+    #[arg(long)]
+    pub write: bool,
+}

@@ -1,0 +1,227 @@
+//! Reading a project's `.env` into ordered entries that remember their line.
+//!
+//! dotenvy parses the syntax (quotes, `export`, comments, escapes), but its iterator does not
+//! say where an entry came from, and it stops at the first bad line. Errors must name
+//! `.env:LINE` and report every problem at once, so this module:
+//! - normalises the text first (UTF-8 BOM, CRLF), because a file saved on Windows is common and
+//!   dotenvy would keep the `\r` in values;
+//! - blanks a line that fails to parse and parses again, collecting each bad line;
+//! - finds each entry's line by scanning for its key in the text.
+//!
+//! Only this file is read: never a parent's `.env`, and nothing goes into the process
+//! environment (`dotenvy::dotenv()` would do both).
+
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+
+/// One `KEY=value` assignment, in file order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub key: String,
+    pub value: String,
+    /// 1-based line of the assignment.
+    pub line: usize,
+    /// The assignment as written (trimmed), for messages.
+    pub raw: String,
+}
+
+/// A line dotenvy could not parse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadLine {
+    pub line: usize,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct EnvFile {
+    pub path: PathBuf,
+    pub entries: Vec<Entry>,
+    pub bad_lines: Vec<BadLine>,
+}
+
+impl EnvFile {
+    /// The last assignment of `key` (dotenv semantics: the last one wins).
+    pub fn get(&self, key: &str) -> Option<&Entry> {
+        self.entries.iter().rev().find(|e| e.key == key)
+    }
+
+    pub fn read(path: &Path) -> std::io::Result<EnvFile> {
+        let bytes = std::fs::read(path)?;
+        let text = String::from_utf8_lossy(&bytes);
+        Ok(Self::parse(path, &text))
+    }
+
+    pub fn parse(path: &Path, text: &str) -> EnvFile {
+        let text = normalise(text);
+        let mut lines: Vec<String> = text.split('\n').map(str::to_owned).collect();
+        let mut bad_lines = Vec::new();
+        // Each round either succeeds or blanks one more line, so this ends.
+        let pairs = loop {
+            match parse_all(&lines.join("\n")) {
+                Ok(pairs) => break pairs,
+                Err(bad) => {
+                    let idx = find_bad_line(&lines, &bad);
+                    match idx {
+                        Some(i) => {
+                            bad_lines.push(BadLine {
+                                line: i + 1,
+                                text: lines[i].trim().to_owned(),
+                            });
+                            lines[i] = String::new();
+                        }
+                        // dotenvy reported something we cannot place (an unterminated quote
+                        // spanning to the end): blame the first line that opens one.
+                        None => {
+                            let i = first_unbalanced_quote(&lines).unwrap_or(0);
+                            bad_lines.push(BadLine {
+                                line: i + 1,
+                                text: lines[i].trim().to_owned(),
+                            });
+                            for l in lines.iter_mut().skip(i) {
+                                l.clear();
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        bad_lines.sort_by_key(|b| b.line);
+        let entries = locate(&lines, pairs);
+        EnvFile {
+            path: path.to_owned(),
+            entries,
+            bad_lines,
+        }
+    }
+}
+
+fn normalise(text: &str) -> String {
+    text.strip_prefix('\u{feff}')
+        .unwrap_or(text)
+        .replace("\r\n", "\n")
+}
+
+fn parse_all(text: &str) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    for item in dotenvy::from_read_iter(Cursor::new(text.as_bytes())) {
+        match item {
+            Ok(pair) => out.push(pair),
+            Err(dotenvy::Error::LineParse(line, _)) => return Err(line),
+            Err(other) => return Err(other.to_string()),
+        }
+    }
+    Ok(out)
+}
+
+fn find_bad_line(lines: &[String], bad: &str) -> Option<usize> {
+    let first = bad.lines().next().unwrap_or(bad).trim();
+    if first.is_empty() {
+        return None;
+    }
+    lines
+        .iter()
+        .position(|l| !l.trim().is_empty() && l.trim() == first)
+        .or_else(|| lines.iter().position(|l| l.contains(first)))
+}
+
+fn first_unbalanced_quote(lines: &[String]) -> Option<usize> {
+    lines.iter().position(|l| {
+        let v = l.split_once('=').map(|x| x.1).unwrap_or("");
+        let v = v.trim_start();
+        (v.starts_with('"') && v.matches('"').count() % 2 == 1)
+            || (v.starts_with('\'') && v.matches('\'').count() % 2 == 1)
+    })
+}
+
+/// The key an assignment line starts with, if any: `[export ]KEY=` .
+pub fn line_key(line: &str) -> Option<&str> {
+    let l = line.trim_start();
+    if l.starts_with('#') {
+        return None;
+    }
+    let l = l.strip_prefix("export ").map(str::trim_start).unwrap_or(l);
+    let (k, _) = l.split_once('=')?;
+    let k = k.trim_end();
+    let ok = !k.is_empty()
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+    ok.then_some(k)
+}
+
+fn locate(lines: &[String], pairs: Vec<(String, String)>) -> Vec<Entry> {
+    let mut cursor = 0;
+    pairs
+        .into_iter()
+        .map(|(key, value)| {
+            // Entries come in file order, so search forward from the previous one; a value
+            // spanning lines never starts with `KEY=` of the next entry.
+            let found = (cursor..lines.len()).find(|&i| line_key(&lines[i]) == Some(key.as_str()));
+            let i = found.unwrap_or(cursor.min(lines.len().saturating_sub(1)));
+            cursor = i + 1;
+            Entry {
+                raw: lines
+                    .get(i)
+                    .map(|l| l.trim().to_owned())
+                    .unwrap_or_default(),
+                key,
+                value,
+                line: i + 1,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> EnvFile {
+        EnvFile::parse(Path::new(".env"), text)
+    }
+
+    #[test]
+    fn keeps_line_numbers_through_comments_and_blanks() {
+        let f = parse("# comment\n\nINFRA_TYPE=vm\nexport MEMORY=2048\n");
+        assert_eq!(f.get("INFRA_TYPE").unwrap().line, 3);
+        assert_eq!(f.get("MEMORY").unwrap().line, 4);
+        assert_eq!(f.get("MEMORY").unwrap().value, "2048");
+    }
+
+    #[test]
+    fn accepts_bom_crlf_and_quotes() {
+        let f = parse("\u{feff}INFRA_TYPE=vm\r\nIMAGE=\"a b\"\r\nNAME='x'\r\n");
+        assert_eq!(f.get("INFRA_TYPE").unwrap().value, "vm");
+        assert_eq!(f.get("IMAGE").unwrap().value, "a b");
+        assert_eq!(f.get("NAME").unwrap().value, "x");
+        assert!(f.bad_lines.is_empty());
+    }
+
+    #[test]
+    fn inline_comments_are_not_values() {
+        let f = parse("CPUS=2 # two cores\n");
+        assert_eq!(f.get("CPUS").unwrap().value, "2");
+    }
+
+    #[test]
+    fn reports_every_bad_line_and_keeps_the_rest() {
+        let f = parse("INFRA_TYPE=vm\nthis is not an assignment\nCPUS=2\nalso bad\nDISK=10\n");
+        let lines: Vec<usize> = f.bad_lines.iter().map(|b| b.line).collect();
+        assert_eq!(lines, vec![2, 4]);
+        assert_eq!(f.get("DISK").unwrap().line, 5);
+        assert_eq!(f.get("CPUS").unwrap().value, "2");
+    }
+
+    #[test]
+    fn last_assignment_wins_and_both_are_kept() {
+        let f = parse("CPUS=1\nCPUS=4\n");
+        assert_eq!(f.get("CPUS").unwrap().value, "4");
+        assert_eq!(f.get("CPUS").unwrap().line, 2);
+        assert_eq!(f.entries.len(), 2);
+    }
+
+    #[test]
+    fn single_quotes_are_literal() {
+        let f = parse("IMAGE='$HOME/x'\n");
+        assert_eq!(f.get("IMAGE").unwrap().value, "$HOME/x");
+    }
+}

@@ -1,0 +1,11 @@
+//! `.env` → typed `Config`: reading (`dotenv`), the keys tmpl owns (`keys`), checking
+//! (`validate`) and the result (`types`).
+
+pub mod dotenv;
+pub mod keys;
+pub mod types;
+pub mod validate;
+
+pub use dotenv::EnvFile;
+pub use types::*;
+pub use validate::{validate, Problem, Report, Warning};

@@ -1,0 +1,131 @@
+//! The validated, typed settings of a project. Everything downstream (rendering, backends,
+//! provisioning) takes a `Config` and never looks at `.env` text again.
+
+use serde::Serialize;
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InfraType {
+    Vm,
+    Container,
+}
+
+impl fmt::Display for InfraType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            InfraType::Vm => "vm",
+            InfraType::Container => "container",
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    Tcp,
+    Udp,
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+        })
+    }
+}
+
+/// One forwarded port: `host_ip:host_port` on the host reaches `guest_port` in the guest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PortForward {
+    pub host_ip: Ipv4Addr,
+    pub host_port: u16,
+    pub guest_port: u16,
+    pub protocol: Protocol,
+}
+
+impl fmt::Display for PortForward {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}/{}",
+            self.host_ip, self.host_port, self.guest_port, self.protocol
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Network {
+    /// NAT: libvirt's `default` network, or Podman's default bridge.
+    Default,
+    /// The guest on the host's LAN through this host interface.
+    Bridge { interface: String },
+}
+
+/// What `IMAGE` names, decided from its form alone (no file system, no network).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "source", rename_all = "snake_case")]
+pub enum Image {
+    /// A Vagrant box already added, by name (`tmpl-test/debian12`).
+    BoxName(String),
+    /// A `.box` file on this host.
+    BoxFile(PathBuf),
+    /// A cloud image (`.qcow2`/`.img`) on this host.
+    CloudImageFile(PathBuf),
+    /// A cloud image to download once.
+    CloudImageUrl(String),
+    /// A container image reference.
+    Container(String),
+}
+
+impl Image {
+    pub fn display(&self) -> String {
+        match self {
+            Image::BoxName(s) | Image::CloudImageUrl(s) | Image::Container(s) => s.clone(),
+            Image::BoxFile(p) | Image::CloudImageFile(p) => p.display().to_string(),
+        }
+    }
+}
+
+/// The provisioning step, resolved against the project folder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Provision {
+    /// As written in `.env`, relative to the project.
+    pub relative: PathBuf,
+    /// Absolute path inside the project.
+    pub path: PathBuf,
+    pub kind: ProvisionKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProvisionKind {
+    Ansible,
+    Script,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Config {
+    pub infra_type: InfraType,
+    pub memory_mib: u32,
+    pub cpus: u32,
+    pub disk_gib: u32,
+    pub image: Image,
+    pub image_sha256: Option<String>,
+    /// `NAME` when set; the folder name otherwise (see `project`).
+    pub name: Option<String>,
+    pub network: Network,
+    pub fixed_ip: Option<Ipv4Addr>,
+    pub ports: Vec<PortForward>,
+    pub provision: Option<Provision>,
+}
+
+/// The image used when `.env` has no `IMAGE`. Vagrant Cloud stops serving at the end of 2026,
+/// so the VM default is Debian's own published cloud image, not a box name.
+pub const DEFAULT_VM_IMAGE: &str =
+    "https://cloud.debian.org/images/cloud/bookworm/latest/debian-12-genericcloud-amd64.qcow2";
+pub const DEFAULT_CONTAINER_IMAGE: &str = "docker.io/library/debian:bookworm";

@@ -1,0 +1,224 @@
+use super::*;
+use crate::config::EnvFile;
+use std::path::Path;
+
+const GOOD: &str = "INFRA_TYPE=vm\nMEMORY=2048\nCPUS=2\nDISK=20\n";
+
+fn check(text: &str) -> Result<(Config, Report), Report> {
+    let env = EnvFile::parse(Path::new(".env"), text);
+    validate(&env, Path::new("/nonexistent-project"), false)
+}
+
+fn problems(text: &str) -> Vec<(Option<usize>, String)> {
+    check(text)
+        .unwrap_err()
+        .problems
+        .into_iter()
+        .map(|p| (p.line, p.key))
+        .collect()
+}
+
+#[test]
+fn a_minimal_vm_is_valid_with_defaults() {
+    let (c, report) = check(GOOD).unwrap();
+    assert_eq!(c.infra_type, InfraType::Vm);
+    assert_eq!((c.memory_mib, c.cpus, c.disk_gib), (2048, 2, 20));
+    assert_eq!(c.network, Network::Default);
+    assert_eq!(c.image, Image::CloudImageUrl(DEFAULT_VM_IMAGE.into()));
+    assert!(report.warnings.is_empty());
+}
+
+#[test]
+fn every_missing_required_key_is_listed() {
+    let keys: Vec<String> = problems("IMAGE=x\n").into_iter().map(|p| p.1).collect();
+    assert_eq!(keys, vec!["INFRA_TYPE", "MEMORY", "CPUS", "DISK"]);
+}
+
+#[test]
+fn all_problems_come_at_once_with_lines() {
+    let p = problems("INFRA_TYPE=docker\nMEMORY=4g\nCPUS=0\nDISK=-1\n");
+    assert_eq!(
+        p,
+        vec![
+            (Some(1), "INFRA_TYPE".into()),
+            (Some(2), "MEMORY".into()),
+            (Some(3), "CPUS".into()),
+            (Some(4), "DISK".into())
+        ]
+    );
+}
+
+#[test]
+fn memory_with_a_unit_suggests_mib() {
+    let r = check("INFRA_TYPE=vm\nMEMORY=4g\nCPUS=2\nDISK=20\n").unwrap_err();
+    assert_eq!(r.problems[0].example.as_deref(), Some("MEMORY=4096"));
+}
+
+#[test]
+fn memory_below_minimum_is_rejected() {
+    assert_eq!(
+        problems("INFRA_TYPE=vm\nMEMORY=64\nCPUS=2\nDISK=20\n"),
+        vec![(Some(2), "MEMORY".into())]
+    );
+}
+
+#[test]
+fn ports_parse_with_defaults_and_protocols() {
+    let (c, _) = check(&format!("{GOOD}PORTS=\"8080:80, 0.0.0.0:5353:53/udp\"\n")).unwrap();
+    assert_eq!(c.ports[0].to_string(), "127.0.0.1:8080:80/tcp");
+    assert_eq!(c.ports[1].to_string(), "0.0.0.0:5353:53/udp");
+}
+
+#[test]
+fn bad_ports_are_named() {
+    for bad in [
+        "80",
+        "0:80",
+        "70000:80",
+        "8080:80/sctp",
+        "1.2.3:8080:80",
+        "a:b",
+    ] {
+        let r = check(&format!("{GOOD}PORTS={bad}\n")).unwrap_err();
+        assert_eq!(r.problems[0].key, "PORTS", "{bad}");
+        assert!(
+            r.problems[0].expected.contains(bad),
+            "{bad}: {}",
+            r.problems[0].expected
+        );
+    }
+}
+
+#[test]
+fn a_host_port_twice_is_rejected() {
+    let r = check(&format!("{GOOD}PORTS=8080:80,8080:81\n")).unwrap_err();
+    assert!(r.problems[0].expected.contains("8080/tcp appears twice"));
+    assert!(check(&format!("{GOOD}PORTS=53:53/tcp,53:53/udp\n")).is_ok());
+}
+
+#[test]
+fn bridge_needs_an_interface() {
+    assert_eq!(
+        problems(&format!("{GOOD}NETWORK_TYPE=bridge\n")),
+        vec![(Some(5), "BRIDGE".into())]
+    );
+    let (c, _) = check(&format!("{GOOD}NETWORK_TYPE=bridge\nBRIDGE=br0\n")).unwrap();
+    assert_eq!(
+        c.network,
+        Network::Bridge {
+            interface: "br0".into()
+        }
+    );
+    let (_, r) = check(&format!("{GOOD}BRIDGE=br0\n")).unwrap();
+    assert_eq!(r.warnings[0].key, "BRIDGE");
+}
+
+#[test]
+fn fixed_ip_must_be_ipv4_unicast() {
+    assert!(check(&format!("{GOOD}FIXED_IP=192.168.56.10\n")).is_ok());
+    for bad in [
+        "192.168.56",
+        "::1",
+        "255.255.255.255",
+        "127.0.0.1",
+        "0.0.0.0",
+    ] {
+        assert_eq!(
+            problems(&format!("{GOOD}FIXED_IP={bad}\n"))[0].1,
+            "FIXED_IP",
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn name_must_be_a_slug() {
+    assert!(check(&format!("{GOOD}NAME=web-1\n")).is_ok());
+    for bad in ["Web", "1web", "web_1", &"a".repeat(42)] {
+        assert_eq!(
+            problems(&format!("{GOOD}NAME={bad}\n"))[0].1,
+            "NAME",
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn misspelt_keys_warn_or_fail_under_strict() {
+    let text = format!("{GOOD}MEMROY=4096\nDATABASE_URL=x\n");
+    let (_, r) = check(&text).unwrap();
+    assert_eq!(r.warnings.len(), 1);
+    assert!(r.warnings[0].message.contains("did you mean `MEMORY`?"));
+    let env = EnvFile::parse(Path::new(".env"), &text);
+    let r = validate(&env, Path::new("/x"), true).unwrap_err();
+    assert_eq!(r.problems[0].line, Some(5));
+}
+
+#[test]
+fn unparsable_lines_are_problems_with_their_line() {
+    assert_eq!(
+        problems(&format!("{GOOD}not an assignment\n")),
+        vec![(Some(5), String::new())]
+    );
+}
+
+#[test]
+fn provision_script_must_exist_inside_the_project() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("ansible")).unwrap();
+    std::fs::write(dir.path().join("ansible/site.yml"), "- hosts: all\n").unwrap();
+    std::fs::write(dir.path().join("setup.sh"), "#!/bin/sh\n").unwrap();
+    let run = |v: &str| {
+        let env = EnvFile::parse(Path::new(".env"), &format!("{GOOD}PROVISION_SCRIPT={v}\n"));
+        validate(&env, dir.path(), false)
+    };
+    let (c, _) = run("ansible/site.yml").unwrap();
+    assert_eq!(c.provision.unwrap().kind, ProvisionKind::Ansible);
+    assert_eq!(
+        run("setup.sh").unwrap().0.provision.unwrap().kind,
+        ProvisionKind::Script
+    );
+    for bad in ["missing.yml", "../site.yml", "/etc/passwd", "ansible"] {
+        assert_eq!(
+            run(bad).unwrap_err().problems[0].key,
+            "PROVISION_SCRIPT",
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn vm_images_are_classified_by_form() {
+    let image = |v: &str| check(&format!("{GOOD}IMAGE={v}\n")).map(|(c, _)| c.image);
+    assert_eq!(
+        image("tmpl-test/debian12").unwrap(),
+        Image::BoxName("tmpl-test/debian12".into())
+    );
+    assert_eq!(image("./x.box").unwrap(), Image::BoxFile("./x.box".into()));
+    assert_eq!(
+        image("/i/arch.qcow2").unwrap(),
+        Image::CloudImageFile("/i/arch.qcow2".into())
+    );
+    assert!(matches!(
+        image("https://h/a.img").unwrap(),
+        Image::CloudImageUrl(_)
+    ));
+    assert!(image("https://h/a.iso").is_err());
+    assert!(image("\"a b\"").is_err());
+}
+
+#[test]
+fn containers_take_any_reference() {
+    let (c, _) =
+        check("INFRA_TYPE=container\nMEMORY=512\nCPUS=1\nDISK=5\nIMAGE=localhost/x:1\n").unwrap();
+    assert_eq!(c.image, Image::Container("localhost/x:1".into()));
+}
+
+#[test]
+fn sha256_must_be_hex() {
+    assert!(check(&format!("{GOOD}IMAGE_SHA256={}\n", "a".repeat(64))).is_ok());
+    assert_eq!(
+        problems(&format!("{GOOD}IMAGE_SHA256=abc\n"))[0].1,
+        "IMAGE_SHA256"
+    );
+}

@@ -1,0 +1,38 @@
+//! tmpl: per-project VMs and containers from a flat `.env`.
+//!
+//! The flow is `.env` → `config` (parse, validate) → `render` (Vagrantfile, container spec)
+//! → `backend` (Vagrant + libvirt, Podman) → `provision`. Everything before the backend is
+//! pure and unit-tested without a VM.
+
+pub mod backend;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod context;
+pub mod error;
+pub mod project;
+pub mod render;
+pub mod ui;
+
+use clap::Parser;
+use std::ffi::OsString;
+
+/// Runs tmpl with these arguments and returns the process exit code.
+pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> u8 {
+    let cli = match cli::Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                error::code::USAGE
+            } else {
+                error::code::OK
+            };
+        }
+    };
+    ui::init(cli.quiet, cli.verbose);
+    match commands::dispatch(cli) {
+        Ok(code) => code,
+        Err(err) => error::report(&err),
+    }
+}

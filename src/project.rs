@@ -1,0 +1,208 @@
+//! Project identity: which folder is the project, what it is called, and where tmpl keeps
+//! its files for it.
+//!
+//! The project is the nearest folder, from the current one upward, whose `.env` sets a tmpl
+//! key, so `tmpl ssh` works from a subfolder. The search stops below `$HOME` (a `~/.env` would
+//! otherwise turn every folder of the user into one project) and at the filesystem root.
+//!
+//! Names on the host (container, libvirt domain, Vagrant machine) come from a slug: the
+//! project's name plus 8 hex digits of a hash of its canonical path, so two checkouts called
+//! `app` never collide and a moved folder is a new project.
+
+use crate::config::{keys, EnvFile};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone)]
+pub struct Project {
+    /// Canonical project folder.
+    pub dir: PathBuf,
+    /// The settings file that was read.
+    pub env_path: PathBuf,
+    pub env: EnvFile,
+}
+
+/// Where tmpl keeps things for one project.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub name: String,
+    pub slug: String,
+    /// `$XDG_CACHE_HOME/tmpl/<slug>`: regenerable (the rendered Vagrantfile, downloads).
+    pub cache_dir: PathBuf,
+    /// `$XDG_STATE_HOME/tmpl/<slug>`: must survive (keys, Vagrant's machine data).
+    pub state_dir: PathBuf,
+}
+
+/// The user's base directories, read from the environment once.
+#[derive(Debug, Clone)]
+pub struct Dirs {
+    pub home: Option<PathBuf>,
+    pub cache: PathBuf,
+    pub state: PathBuf,
+    pub config: PathBuf,
+}
+
+impl Dirs {
+    pub fn from_env() -> Dirs {
+        let home = std::env::var_os("HOME")
+            .filter(|h| !h.is_empty())
+            .map(PathBuf::from);
+        let base = |var: &str, fallback: &str| {
+            std::env::var_os(var)
+                .map(PathBuf::from)
+                .filter(|p| p.is_absolute())
+                .or_else(|| home.as_ref().map(|h| h.join(fallback)))
+                .unwrap_or_else(|| std::env::temp_dir().join(fallback))
+                .join("tmpl")
+        };
+        Dirs {
+            cache: base("XDG_CACHE_HOME", ".cache"),
+            state: base("XDG_STATE_HOME", ".local/state"),
+            config: base("XDG_CONFIG_HOME", ".config"),
+            home,
+        }
+    }
+}
+
+/// Why no project was found: the folders searched, for the error message.
+#[derive(Debug)]
+pub struct NotFound {
+    pub looked_in: Vec<PathBuf>,
+}
+
+/// Does this `.env` set at least one tmpl key?
+pub fn has_tmpl_settings(env: &EnvFile) -> bool {
+    env.entries.iter().any(|e| keys::is_tmpl_key(&e.key))
+}
+
+/// Finds the project from `start` upward.
+pub fn discover(start: &Path, home: Option<&Path>) -> Result<Project, NotFound> {
+    let mut looked_in = Vec::new();
+    for dir in start.ancestors() {
+        let at_home = home.is_some_and(|h| dir == h);
+        if at_home && dir != start {
+            break;
+        }
+        looked_in.push(dir.to_owned());
+        let path = dir.join(".env");
+        if let Ok(env) = EnvFile::read(&path) {
+            if has_tmpl_settings(&env) {
+                return Ok(Project {
+                    dir: dir.to_owned(),
+                    env_path: path,
+                    env,
+                });
+            }
+        }
+        if at_home {
+            break;
+        }
+    }
+    Err(NotFound { looked_in })
+}
+
+pub fn identity(dir: &Path, name_override: Option<&str>, dirs: &Dirs) -> Identity {
+    let folder = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = name_override
+        .map(str::to_owned)
+        .unwrap_or_else(|| sanitise(&folder));
+    let digest = Sha256::digest(dir.as_os_str().as_encoded_bytes());
+    let hash: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    let slug = format!("{name}-{hash}");
+    Identity {
+        cache_dir: dirs.cache.join(&slug),
+        state_dir: dirs.state.join(&slug),
+        name,
+        slug,
+    }
+}
+
+/// A folder name as a host-safe name: `[a-z][a-z0-9-]{0,40}`.
+pub fn sanitise(folder: &str) -> String {
+    let mut out = String::new();
+    for ch in folder.chars().flat_map(char::to_lowercase) {
+        if ch.is_ascii_alphanumeric() {
+            out.push(ch);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let mut out = out.trim_matches('-').to_owned();
+    if !out.starts_with(|c: char| c.is_ascii_lowercase()) {
+        out.insert_str(0, "p-");
+    }
+    out.truncate(41);
+    let out = out.trim_end_matches('-').to_owned();
+    if out == "p" {
+        "project".into()
+    } else {
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sanitises_folder_names() {
+        assert_eq!(sanitise("My App"), "my-app");
+        assert_eq!(sanitise("my_app.v2"), "my-app-v2");
+        assert_eq!(sanitise("2048"), "p-2048");
+        assert_eq!(sanitise("---"), "project");
+        assert_eq!(sanitise("Ünïcode"), "n-code");
+        assert!(sanitise(&"x".repeat(100)).len() <= 41);
+        for s in ["My App", "2048", "---", "a__b", &"é".repeat(60)] {
+            assert!(crate::config::validate::valid_name(&sanitise(s)), "{s}");
+        }
+    }
+
+    #[test]
+    fn same_folder_name_different_paths_get_different_slugs() {
+        let dirs = Dirs {
+            home: None,
+            cache: "/c".into(),
+            state: "/s".into(),
+            config: "/k".into(),
+        };
+        let a = identity(Path::new("/work/a/app"), None, &dirs);
+        let b = identity(Path::new("/work/b/app"), None, &dirs);
+        assert_eq!(a.name, "app");
+        assert_ne!(a.slug, b.slug);
+        assert!(a.slug.starts_with("app-"));
+        assert_eq!(a.cache_dir, Path::new("/c").join(&a.slug));
+        let named = identity(Path::new("/work/a/app"), Some("web"), &dirs);
+        assert!(named.slug.starts_with("web-"));
+        assert_eq!(named.slug[4..], a.slug[4..]);
+    }
+
+    #[test]
+    fn discovery_walks_up_and_skips_foreign_env_files() {
+        let root = tempfile::tempdir().unwrap();
+        let proj = root.path().join("proj");
+        let sub = proj.join("src/deep");
+        std::fs::create_dir_all(&sub).unwrap();
+        std::fs::write(proj.join(".env"), "INFRA_TYPE=vm\n").unwrap();
+        std::fs::write(proj.join("src/.env"), "DATABASE_URL=x\n").unwrap();
+        let found = discover(&sub, None).unwrap();
+        assert_eq!(found.dir, proj);
+        let err = discover(root.path(), None).unwrap_err();
+        assert_eq!(err.looked_in[0], root.path());
+    }
+
+    #[test]
+    fn discovery_stops_at_home() {
+        let root = tempfile::tempdir().unwrap();
+        let home = root.path().join("home");
+        let sub = home.join("code");
+        std::fs::create_dir_all(&sub).unwrap();
+        std::fs::write(root.path().join(".env"), "INFRA_TYPE=vm\n").unwrap();
+        std::fs::write(home.join(".env"), "INFRA_TYPE=vm\n").unwrap();
+        let err = discover(&sub, Some(&home)).unwrap_err();
+        assert_eq!(err.looked_in, vec![sub.clone()]);
+        assert_eq!(discover(&home, Some(&home)).unwrap().dir, home);
+    }
+}

@@ -1,0 +1,102 @@
+//! Messages to the user: everything here goes to stderr (stdout is for data). Colour only on a
+//! terminal and never when `NO_COLOR` is set; `--quiet` silences progress but not warnings or
+//! errors.
+
+use console::Style;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+static QUIET: AtomicBool = AtomicBool::new(false);
+static VERBOSE: AtomicBool = AtomicBool::new(false);
+
+pub fn init(quiet: bool, verbose: bool) {
+    QUIET.store(quiet, Ordering::Relaxed);
+    VERBOSE.store(verbose, Ordering::Relaxed);
+    if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
+        console::set_colors_enabled(false);
+        console::set_colors_enabled_stderr(false);
+    }
+}
+
+pub fn quiet() -> bool {
+    QUIET.load(Ordering::Relaxed)
+}
+
+pub fn verbose() -> bool {
+    VERBOSE.load(Ordering::Relaxed)
+}
+
+/// Styling for stderr.
+pub struct Ui;
+
+impl Ui {
+    pub fn stderr() -> Ui {
+        Ui
+    }
+    fn paint(&self, s: &str, style: Style) -> String {
+        style.for_stderr().apply_to(s).to_string()
+    }
+    pub fn red_bold(&self, s: &str) -> String {
+        self.paint(s, Style::new().red().bold())
+    }
+    pub fn yellow_bold(&self, s: &str) -> String {
+        self.paint(s, Style::new().yellow().bold())
+    }
+    pub fn cyan_bold(&self, s: &str) -> String {
+        self.paint(s, Style::new().cyan().bold())
+    }
+    pub fn green(&self, s: &str) -> String {
+        self.paint(s, Style::new().green())
+    }
+    pub fn bold(&self, s: &str) -> String {
+        self.paint(s, Style::new().bold())
+    }
+    pub fn dim(&self, s: &str) -> String {
+        self.paint(s, Style::new().dim())
+    }
+}
+
+pub fn warn(msg: impl AsRef<str>) {
+    eprintln!("{} {}", Ui.yellow_bold("warning:"), msg.as_ref());
+}
+
+pub fn info(msg: impl AsRef<str>) {
+    if !quiet() {
+        eprintln!("{}", msg.as_ref());
+    }
+}
+
+/// A step of a long operation: `==> creating ... (12.3s)` when it ends. On a terminal the
+/// start line is shown too, so a user sees what tmpl is waiting for.
+pub struct Step {
+    label: String,
+    start: Instant,
+}
+
+impl Step {
+    pub fn start(label: impl Into<String>) -> Step {
+        let label = label.into();
+        if !quiet() {
+            eprintln!("{} {label}", Ui.cyan_bold("==>"));
+        }
+        Step {
+            label,
+            start: Instant::now(),
+        }
+    }
+    pub fn elapsed(&self) -> std::time::Duration {
+        self.start.elapsed()
+    }
+    pub fn done(self) -> std::time::Duration {
+        let d = self.start.elapsed();
+        if verbose() && !quiet() {
+            eprintln!(
+                "    {} {} ({:.1}s)",
+                Ui.green("done"),
+                self.label,
+                d.as_secs_f64()
+            );
+        }
+        d
+    }
+}
