@@ -17,6 +17,7 @@ pub struct Ctx {
 }
 
 /// A project whose settings are valid.
+#[derive(Debug, Clone)]
 pub struct Loaded {
     pub project: Project,
     pub config: Config,

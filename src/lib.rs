@@ -10,8 +10,13 @@ pub mod commands;
 pub mod config;
 pub mod context;
 pub mod error;
+pub mod process;
 pub mod project;
+pub mod registry;
 pub mod render;
+pub mod ssh;
+pub mod state;
+pub mod timing;
 pub mod ui;
 
 use clap::Parser;

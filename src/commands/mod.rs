@@ -2,6 +2,12 @@
 
 mod init;
 mod render;
+mod rm;
+mod ssh;
+mod ssh_config;
+mod status;
+mod stop;
+mod up;
 mod validate;
 
 use crate::cli::{Cli, Command};
@@ -15,15 +21,15 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::Validate(a) => validate::run(&ctx, &a),
         Command::Init(a) => init::run(&ctx, &a),
         Command::Render => render::run(&ctx),
-        Command::Up(_) => not_yet("up"),
-        Command::Ssh(_) => not_yet("ssh"),
-        Command::Stop(_) => not_yet("stop"),
-        Command::Rm(_) => not_yet("rm"),
-        Command::Status(_) => not_yet("status"),
+        Command::Up(a) => up::run(&ctx, &a),
+        Command::Ssh(a) => ssh::run(&ctx, &a),
+        Command::Stop(a) => stop::run(&ctx, &a),
+        Command::Rm(a) => rm::run(&ctx, &a),
+        Command::Status(a) => status::run(&ctx, &a),
         Command::Provision => not_yet("provision"),
         Command::Ls(_) => not_yet("ls"),
         Command::Doctor(_) => not_yet("doctor"),
-        Command::SshConfig(_) => not_yet("ssh-config"),
+        Command::SshConfig(a) => ssh_config::run(&ctx, &a),
     }
 }
 
@@ -32,6 +38,6 @@ fn not_yet(verb: &str) -> Result<u8> {
         code::NOT_IMPLEMENTED,
         format!("`tmpl {verb}` is not available in this version of tmpl"),
     )
-    .hint("`tmpl validate`, `tmpl render` and `tmpl init` work today")
+    .hint("see `tmpl --help` for what this version does")
     .into())
 }

@@ -1,3 +1,374 @@
 //! Containers through Podman's Docker-compatible API (bollard).
+//!
+//! The container is `tmpl-<slug>`, labelled `tmpl.project=<slug>` and `tmpl.dir=<folder>`, so
+//! tmpl finds it without a state file and never touches a container that is not the
+//! project's (a same-named container without the label is an error, not adopted).
 
+pub mod client;
+pub mod network;
 pub mod spec;
+
+use super::{Backend, Live, State, StopOutcome, UpOutcome};
+use crate::config::{Image, InfraType};
+use crate::context::Loaded;
+use crate::error::{code, Failure};
+use crate::ssh::{Access, Endpoint};
+use crate::timing::Phases;
+use crate::ui;
+use anyhow::{Context as _, Result};
+use bollard::errors::Error as BollardError;
+use bollard::models::ContainerInspectResponse;
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, LogsOptionsBuilder,
+    RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
+};
+use client::Client;
+use futures_util::StreamExt;
+use std::time::Duration;
+
+pub struct Podman {
+    loaded: Loaded,
+    client: Client,
+    name: String,
+    access: Access,
+}
+
+fn is_404(e: &BollardError) -> bool {
+    matches!(
+        e,
+        BollardError::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    )
+}
+
+impl Podman {
+    pub fn connect(loaded: Loaded) -> Result<Podman> {
+        let client = client::connect()?;
+        let name = spec::container_name(&loaded.id.slug);
+        let access = Access::new(&loaded.id.slug, &loaded.id.state_dir);
+        Ok(Podman {
+            loaded,
+            client,
+            name,
+            access,
+        })
+    }
+
+    fn image_ref(&self) -> String {
+        match &self.loaded.config.image {
+            Image::Container(r) => r.clone(),
+            other => other.display(),
+        }
+    }
+
+    /// The project's container, if there is one; refuses a same-named stranger.
+    fn inspect(&self) -> Result<Option<ContainerInspectResponse>> {
+        match self
+            .client
+            .block_on(self.client.docker.inspect_container(&self.name, None))
+        {
+            Ok(c) => {
+                let label = c
+                    .config
+                    .as_ref()
+                    .and_then(|c| c.labels.as_ref())
+                    .and_then(|l| l.get(spec::LABEL_PROJECT));
+                if label != Some(&self.loaded.id.slug) {
+                    return Err(Failure::new(code::FAILURE, format!("a container named `{}` exists but was not made by tmpl for this project", self.name))
+                        .hint(format!("rename or remove it (`podman rm {}`); tmpl never touches containers it did not make", self.name))
+                        .into());
+                }
+                Ok(Some(c))
+            }
+            Err(e) if is_404(&e) => Ok(None),
+            Err(e) => {
+                Err(anyhow::Error::new(e)
+                    .context(format!("cannot inspect container `{}`", self.name)))
+            }
+        }
+    }
+
+    fn state_of(c: &ContainerInspectResponse) -> State {
+        if c.state.as_ref().and_then(|s| s.running).unwrap_or(false) {
+            State::Running
+        } else {
+            State::Stopped
+        }
+    }
+
+    fn endpoint(&self, c: &ContainerInspectResponse) -> Option<Endpoint> {
+        let ports = c.network_settings.as_ref()?.ports.as_ref()?;
+        let binding = ports.get("22/tcp")?.as_ref()?.first()?;
+        let port: u16 = binding.host_port.as_ref()?.parse().ok()?;
+        Some(Endpoint {
+            host: "127.0.0.1".into(),
+            port,
+            user: "root".into(),
+            identity: self.access.key(),
+        })
+    }
+
+    fn address(c: &ContainerInspectResponse) -> Option<String> {
+        let nets = c.network_settings.as_ref()?.networks.as_ref()?;
+        let mut names: Vec<&String> = nets.keys().collect();
+        names.sort_by_key(|n| !n.starts_with("tmpl-"));
+        names
+            .into_iter()
+            .find_map(|n| nets[n].ip_address.clone().filter(|a| !a.is_empty()))
+    }
+
+    fn ensure_image(&self) -> Result<()> {
+        let image = self.image_ref();
+        let d = &self.client.docker;
+        match self.client.block_on(d.inspect_image(&image)) {
+            Ok(_) => return Ok(()),
+            Err(e) if is_404(&e) => {}
+            Err(e) => {
+                return Err(anyhow::Error::new(e).context(format!("cannot inspect image `{image}`")))
+            }
+        }
+        ui::info(format!("pulling {image}"));
+        let opts = CreateImageOptionsBuilder::default()
+            .from_image(&image)
+            .build();
+        let result: Result<(), BollardError> = self.client.block_on(async {
+            let mut stream = d.create_image(Some(opts), None, None);
+            let mut last = String::new();
+            while let Some(item) = stream.next().await {
+                let info = item?;
+                let line = info.status.clone().unwrap_or_default();
+                if !line.is_empty() && line != last && !ui::quiet() {
+                    eprintln!("    {line}");
+                    last = line;
+                }
+            }
+            Ok(())
+        });
+        result.map_err(|e| {
+            Failure::new(code::FAILURE, format!("image `{image}` is not on this host and cannot be pulled"))
+                .detail(format!("| {e}"))
+                .hint("check IMAGE in .env; `podman images` lists local images; build or load it, or check the registry is reachable")
+                .into()
+        })
+    }
+
+    fn create(&self) -> Result<()> {
+        self.ensure_image()?;
+        let public = self.access.ensure_key()?;
+        let extra = spec::extra_network(&self.loaded);
+        if let Some(net) = &extra {
+            network::ensure(&self.client, net, &self.loaded.id.slug)?;
+        }
+        let d = &self.client.docker;
+        let opts = || {
+            Some(
+                CreateContainerOptionsBuilder::default()
+                    .name(&self.name)
+                    .build(),
+            )
+        };
+        let with_disk = spec::container_spec(&self.loaded, &public, true);
+        match self.client.block_on(d.create_container(opts(), with_disk)) {
+            Ok(_) => {}
+            Err(e)
+                if e.to_string().to_lowercase().contains("storage")
+                    || e.to_string().contains("quota") =>
+            {
+                ui::warn(format!(
+                    "DISK={} is not enforced on this host: Podman's storage cannot limit a container's size here",
+                    self.loaded.config.disk_gib
+                ));
+                let spec = spec::container_spec(&self.loaded, &public, false);
+                self.client
+                    .block_on(d.create_container(opts(), spec))
+                    .context("cannot create the container")?;
+            }
+            Err(e) => return Err(anyhow::Error::new(e).context("cannot create the container")),
+        }
+        if let Some(net) = &extra {
+            if let Err(e) = network::connect(&self.client, net, &self.name) {
+                let _ = self.remove_container();
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    fn start(&self) -> Result<()> {
+        self.client
+            .block_on(self.client.docker.start_container(&self.name, None))
+            .map_err(|e| {
+                Failure::new(
+                    code::FAILURE,
+                    format!("cannot start container `{}`: {e}", self.name),
+                )
+                .into()
+            })
+    }
+
+    fn remove_container(&self) -> Result<()> {
+        let opts = RemoveContainerOptionsBuilder::default()
+            .force(true)
+            .v(true)
+            .build();
+        match self
+            .client
+            .block_on(self.client.docker.remove_container(&self.name, Some(opts)))
+        {
+            Ok(()) => Ok(()),
+            Err(e) if is_404(&e) => Ok(()),
+            Err(e) => {
+                Err(anyhow::Error::new(e)
+                    .context(format!("cannot remove container `{}`", self.name)))
+            }
+        }
+    }
+
+    /// The last lines the container printed, for errors.
+    pub fn logs_tail(&self, lines: usize) -> Vec<String> {
+        let opts = LogsOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .tail(&lines.to_string())
+            .build();
+        let chunks: Vec<String> = self.client.block_on(async {
+            self.client
+                .docker
+                .logs(&self.name, Some(opts))
+                .filter_map(|c| async { c.ok().map(|c| c.to_string()) })
+                .collect()
+                .await
+        });
+        chunks.concat().lines().map(str::to_owned).collect()
+    }
+
+    fn running_endpoint(&self) -> Result<Endpoint> {
+        let c = self
+            .inspect()?
+            .context("the container vanished while starting")?;
+        if Self::state_of(&c) != State::Running {
+            let mut f = Failure::new(
+                code::FAILURE,
+                format!("container `{}` stopped right after starting", self.name),
+            );
+            for l in self.logs_tail(12) {
+                f = f.detail(format!("| {l}"));
+            }
+            return Err(f
+                .hint(format!(
+                    "`podman logs {}` shows its whole output",
+                    self.name
+                ))
+                .into());
+        }
+        self.endpoint(&c)
+            .context("the container has no SSH port published")
+    }
+}
+
+impl Backend for Podman {
+    fn infra_type(&self) -> InfraType {
+        InfraType::Container
+    }
+
+    fn live(&self) -> Result<Live> {
+        Ok(match self.inspect()? {
+            None => Live::absent(),
+            Some(c) => {
+                let state = Self::state_of(&c);
+                Live {
+                    state,
+                    address: Self::address(&c),
+                    ssh: (state == State::Running)
+                        .then(|| self.endpoint(&c))
+                        .flatten(),
+                }
+            }
+        })
+    }
+
+    fn up(&self, phases: &mut Phases) -> Result<(UpOutcome, Endpoint)> {
+        let outcome = match self.inspect()? {
+            Some(c) if Self::state_of(&c) == State::Running => UpOutcome::AlreadyRunning,
+            Some(_) => {
+                phases.run(
+                    "start",
+                    &format!("starting container {}", self.name),
+                    || self.start(),
+                )?;
+                UpOutcome::Started
+            }
+            None => {
+                phases.run(
+                    "create",
+                    &format!("creating container {}", self.name),
+                    || self.create(),
+                )?;
+                phases.run(
+                    "start",
+                    &format!("starting container {}", self.name),
+                    || self.start(),
+                )?;
+                UpOutcome::Created
+            }
+        };
+        Ok((outcome, self.running_endpoint()?))
+    }
+
+    fn stop(&self, timeout: Duration, phases: &mut Phases) -> Result<StopOutcome> {
+        match self.inspect()? {
+            None => Ok(StopOutcome::NotCreated),
+            Some(c) if Self::state_of(&c) != State::Running => Ok(StopOutcome::AlreadyStopped),
+            Some(_) => {
+                let opts = StopContainerOptionsBuilder::default()
+                    .t(timeout.as_secs() as i32)
+                    .build();
+                phases
+                    .run("stop", &format!("stopping container {}", self.name), || {
+                        self.client
+                            .block_on(self.client.docker.stop_container(&self.name, Some(opts)))
+                    })
+                    .with_context(|| format!("cannot stop container `{}`", self.name))?;
+                let exit = self
+                    .inspect()?
+                    .and_then(|c| c.state)
+                    .and_then(|s| s.exit_code);
+                // 137 = 128 + SIGKILL: Podman killed it when the timeout ran out
+                Ok(StopOutcome::Stopped {
+                    forced: exit == Some(137),
+                })
+            }
+        }
+    }
+
+    fn remove(&self, phases: &mut Phases) -> Result<Vec<String>> {
+        let mut removed = Vec::new();
+        if self.inspect()?.is_some() {
+            phases.run(
+                "remove",
+                &format!("removing container {}", self.name),
+                || self.remove_container(),
+            )?;
+            removed.push(format!("container {}", self.name));
+        }
+        if let Some(n) =
+            network::remove_if_unused(&self.client, &spec::network_name(&self.loaded.id.slug))?
+        {
+            removed.push(n);
+        }
+        Ok(removed)
+    }
+
+    fn details(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut m = serde_json::Map::new();
+        m.insert("container".into(), self.name.clone().into());
+        m.insert("image".into(), self.image_ref().into());
+        m.insert(
+            "podman_socket".into(),
+            self.client.socket.display().to_string().into(),
+        );
+        m
+    }
+}

@@ -3,11 +3,9 @@
 
 use crate::config::{Image, Network};
 use crate::context::Loaded;
-use bollard::models::{
-    ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HostConfig, NetworkingConfig,
-    PortBinding,
-};
+use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
 use std::collections::HashMap;
+use std::net::Ipv4Addr;
 
 pub const LABEL_PROJECT: &str = "tmpl.project";
 pub const LABEL_DIR: &str = "tmpl.dir";
@@ -64,6 +62,47 @@ pub fn network_name(slug: &str) -> String {
     format!("tmpl-{slug}")
 }
 
+/// A second network for the container, besides Podman's default one.
+///
+/// The container always stays on the default network too, where its SSH port is published
+/// on 127.0.0.1: a macvlan guest cannot be reached from its own host, and Podman ignores port
+/// bindings on macvlan networks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtraNetwork {
+    pub name: String,
+    /// `bridge`, or `macvlan` on `parent`.
+    pub driver: &'static str,
+    pub parent: Option<String>,
+    /// The /24 holding `FIXED_IP`; for macvlan without one, the host interface's subnet.
+    pub subnet: Option<String>,
+    pub ip: Option<Ipv4Addr>,
+}
+
+pub fn extra_network(loaded: &Loaded) -> Option<ExtraNetwork> {
+    let c = &loaded.config;
+    let name = network_name(&loaded.id.slug);
+    let subnet_of = |ip: Ipv4Addr| {
+        let o = ip.octets();
+        format!("{}.{}.{}.0/24", o[0], o[1], o[2])
+    };
+    match &c.network {
+        Network::Bridge { interface } => Some(ExtraNetwork {
+            name,
+            driver: "macvlan",
+            parent: Some(interface.clone()),
+            subnet: c.fixed_ip.map(subnet_of),
+            ip: c.fixed_ip,
+        }),
+        Network::Default => c.fixed_ip.map(|ip| ExtraNetwork {
+            name,
+            driver: "bridge",
+            parent: None,
+            subnet: Some(subnet_of(ip)),
+            ip: Some(ip),
+        }),
+    }
+}
+
 pub fn container_spec(loaded: &Loaded, public_key: &str, disk_limit: bool) -> ContainerCreateBody {
     let c = &loaded.config;
     let id = &loaded.id;
@@ -92,19 +131,6 @@ pub fn container_spec(loaded: &Loaded, public_key: &str, disk_limit: bool) -> Co
     }
     let mut exposed: Vec<String> = ports.keys().cloned().collect();
     exposed.sort();
-    let own_network = c.fixed_ip.is_some() || matches!(c.network, Network::Bridge { .. });
-    let networking_config = own_network.then(|| {
-        let endpoint = EndpointSettings {
-            ipam_config: c.fixed_ip.map(|ip| EndpointIpamConfig {
-                ipv4_address: Some(ip.to_string()),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        NetworkingConfig {
-            endpoints_config: Some(HashMap::from([(network_name(&id.slug), endpoint)])),
-        }
-    });
     ContainerCreateBody {
         hostname: Some(id.name.clone()),
         image: Some(image),
@@ -133,10 +159,8 @@ pub fn container_spec(loaded: &Loaded, public_key: &str, disk_limit: bool) -> Co
             privileged: Some(false),
             storage_opt: disk_limit
                 .then(|| HashMap::from([("size".to_owned(), format!("{}G", c.disk_gib))])),
-            network_mode: own_network.then(|| network_name(&id.slug)),
             ..Default::default()
         }),
-        networking_config,
         ..Default::default()
     }
 }

@@ -1,0 +1,128 @@
+//! Finding Podman's API socket and talking to it.
+//!
+//! bollard's `connect_with_socket_defaults()` ignores `DOCKER_HOST`, so the socket is chosen
+//! here: `CONTAINER_HOST`, then `DOCKER_HOST` (unix sockets), then the rootless socket in
+//! `$XDG_RUNTIME_DIR`, then the system one. When none answers and `podman` is installed, tmpl
+//! starts a transient API service that exits after five idle minutes, the way
+//! `podman.socket` activation would.
+
+use crate::error::{code, Failure};
+use crate::ui;
+use anyhow::Result;
+use bollard::{Docker, API_DEFAULT_VERSION};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+pub struct Client {
+    pub docker: Docker,
+    pub socket: PathBuf,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Client {
+    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.rt.block_on(f)
+    }
+}
+
+/// Where to look, in order, with where each candidate came from.
+pub fn candidates() -> Vec<(PathBuf, &'static str)> {
+    let mut out = Vec::new();
+    for var in ["CONTAINER_HOST", "DOCKER_HOST"] {
+        if let Ok(v) = std::env::var(var) {
+            if let Some(p) = v.strip_prefix("unix://") {
+                out.push((PathBuf::from(p), var));
+            }
+        }
+    }
+    if let Some(d) = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+        out.push((PathBuf::from(d).join("podman/podman.sock"), "rootless"));
+    }
+    out.push((PathBuf::from("/run/podman/podman.sock"), "system"));
+    out
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
+fn try_socket(rt: &tokio::runtime::Runtime, path: &std::path::Path) -> Option<Docker> {
+    if !path.exists() {
+        return None;
+    }
+    let docker =
+        Docker::connect_with_unix(&path.to_string_lossy(), 120, API_DEFAULT_VERSION).ok()?;
+    let ok =
+        rt.block_on(async { tokio::time::timeout(Duration::from_secs(2), docker.ping()).await });
+    matches!(ok, Ok(Ok(_))).then_some(docker)
+}
+
+pub fn connect() -> Result<Client> {
+    let rt = runtime()?;
+    let tried = candidates();
+    for (path, _) in &tried {
+        if let Some(docker) = try_socket(&rt, path) {
+            return Ok(Client {
+                docker,
+                socket: path.clone(),
+                rt,
+            });
+        }
+    }
+    if let Some(c) = start_transient(&rt, &tried)? {
+        return Ok(c);
+    }
+    let mut f = Failure::new(code::UNAVAILABLE, "Podman's API does not answer");
+    for (p, why) in &tried {
+        f = f.detail(format!("tried {} ({why})", p.display()));
+    }
+    Err(f
+        .hint("start it: `systemctl --user enable --now podman.socket` (rootless), `systemctl enable --now podman.socket` (root), or `podman system service --time=0 &`; `tmpl doctor` checks it")
+        .into())
+}
+
+/// Starts `podman system service` on the first candidate we may create, if podman exists.
+fn start_transient(
+    rt: &tokio::runtime::Runtime,
+    tried: &[(PathBuf, &str)],
+) -> Result<Option<Client>> {
+    if crate::process::which("podman").is_none() {
+        return Ok(None);
+    }
+    let Some((path, _)) = tried.iter().rev().find(|(p, _)| {
+        p.parent()
+            .is_some_and(|d| std::fs::create_dir_all(d).is_ok())
+    }) else {
+        return Ok(None);
+    };
+    ui::info(format!(
+        "starting a Podman API service on {} (it exits after 5 idle minutes)",
+        path.display()
+    ));
+    let _ = std::fs::remove_file(path);
+    // setsid: the service must not die with tmpl's terminal, nor hold tmpl's pipes or locks.
+    let spawned = std::process::Command::new("setsid")
+        .args(["podman", "system", "service", "--time=300"])
+        .arg(format!("unix://{}", path.display()))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    if spawned.is_err() {
+        return Ok(None);
+    }
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(5) {
+        if let Some(docker) = try_socket(rt, path) {
+            return Ok(Some(Client {
+                docker,
+                socket: path.clone(),
+                rt: runtime()?,
+            }));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(None)
+}

@@ -1,0 +1,124 @@
+//! The extra network of a container with `FIXED_IP` or `NETWORK_TYPE=bridge`: created on
+//! `up` when missing, labelled for the project, removed with it when nothing else uses it.
+
+use super::client::Client;
+use super::spec::{ExtraNetwork, LABEL_PROJECT};
+use crate::error::{code, Failure};
+use anyhow::Result;
+use bollard::models::{
+    EndpointIpamConfig, EndpointSettings, Ipam, IpamConfig, NetworkConnectRequest,
+    NetworkCreateRequest,
+};
+use std::collections::HashMap;
+
+fn not_found(e: &bollard::errors::Error) -> bool {
+    matches!(
+        e,
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    )
+}
+
+/// The host interface's IPv4 network (`192.168.1.0/24`), for a macvlan without `FIXED_IP`.
+fn interface_subnet(dev: &str) -> Option<String> {
+    let out = crate::process::Cmd::new("ip")
+        .args(["-4", "-o", "addr", "show", "dev", dev])
+        .read()
+        .ok()?;
+    let cidr = out.split_whitespace().skip_while(|w| *w != "inet").nth(1)?;
+    let (ip, len) = cidr.split_once('/')?;
+    let ip: std::net::Ipv4Addr = ip.parse().ok()?;
+    let len: u32 = len.parse().ok()?;
+    let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+    Some(format!(
+        "{}/{len}",
+        std::net::Ipv4Addr::from(u32::from(ip) & mask)
+    ))
+}
+
+pub fn ensure(client: &Client, net: &ExtraNetwork, slug: &str) -> Result<()> {
+    let d = &client.docker;
+    match client.block_on(d.inspect_network(&net.name, None)) {
+        Ok(_) => return Ok(()),
+        Err(e) if not_found(&e) => {}
+        Err(e) => {
+            return Err(
+                anyhow::Error::new(e).context(format!("cannot inspect network `{}`", net.name))
+            )
+        }
+    }
+    let subnet = match (&net.subnet, &net.parent) {
+        (Some(s), _) => Some(s.clone()),
+        (None, Some(dev)) => Some(interface_subnet(dev).ok_or_else(|| {
+            Failure::new(
+                code::FAILURE,
+                format!("`BRIDGE={dev}` has no IPv4 address on this host"),
+            )
+            .hint("name an interface that is up with an address (`ip -4 addr`), or set FIXED_IP")
+        })?),
+        (None, None) => None,
+    };
+    let mut options = HashMap::new();
+    if let Some(p) = &net.parent {
+        options.insert("parent".to_owned(), p.clone());
+    }
+    let req = NetworkCreateRequest {
+        name: net.name.clone(),
+        driver: Some(net.driver.to_owned()),
+        options: Some(options),
+        labels: Some(HashMap::from([(LABEL_PROJECT.to_owned(), slug.to_owned())])),
+        ipam: Some(Ipam {
+            config: Some(vec![IpamConfig {
+                subnet,
+                ..Default::default()
+            }]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    client.block_on(d.create_network(req)).map_err(|e| {
+        Failure::new(
+            code::FAILURE,
+            format!("cannot create network `{}`: {e}", net.name),
+        )
+        .hint("another network may already use this subnet: `podman network ls`")
+    })?;
+    Ok(())
+}
+
+pub fn connect(client: &Client, net: &ExtraNetwork, container: &str) -> Result<()> {
+    let endpoint = EndpointSettings {
+        ipam_config: net.ip.map(|ip| EndpointIpamConfig {
+            ipv4_address: Some(ip.to_string()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let req = NetworkConnectRequest {
+        container: container.to_owned(),
+        endpoint_config: Some(endpoint),
+    };
+    client
+        .block_on(client.docker.connect_network(&net.name, req))
+        .map_err(|e| {
+            anyhow::Error::new(e).context(format!("cannot connect the container to `{}`", net.name))
+        })
+}
+
+/// Removes the project's network when it exists and no container uses it. Returns its name
+/// when removed.
+pub fn remove_if_unused(client: &Client, name: &str) -> Result<Option<String>> {
+    let d = &client.docker;
+    let info = match client.block_on(d.inspect_network(name, None)) {
+        Ok(i) => i,
+        Err(e) if not_found(&e) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    if info.containers.as_ref().is_some_and(|c| !c.is_empty()) {
+        return Ok(None);
+    }
+    client.block_on(d.remove_network(name))?;
+    Ok(Some(format!("network {name}")))
+}

@@ -1,0 +1,64 @@
+//! `tmpl rm`: the guest and everything tmpl made for it, after asking on a terminal.
+
+use crate::backend;
+use crate::cli::RmArgs;
+use crate::context::Ctx;
+use crate::error::{code, Failure};
+use crate::ssh::Access;
+use crate::timing::Phases;
+use crate::{registry, ui};
+use anyhow::Result;
+use std::io::IsTerminal;
+
+pub fn run(ctx: &Ctx, args: &RmArgs) -> Result<u8> {
+    let loaded = ctx.load()?;
+    let backend = backend::for_project(&loaded)?;
+    let live = backend.live()?;
+    let id = &loaded.id;
+    let dirs_exist = id.cache_dir.exists() || id.state_dir.exists();
+    if live.state == backend::State::NotCreated && !dirs_exist {
+        ui::info(format!("{} has no guest; nothing to remove", id.name));
+        registry::forget(&ctx.dirs.state, &id.slug)?;
+        return Ok(code::OK);
+    }
+    if !args.force && std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
+        let question = format!(
+            "Remove the {} of {} ({}) and everything tmpl made for it?",
+            loaded.config.infra_type,
+            id.name,
+            loaded.project.dir.display()
+        );
+        let yes = console::Term::stderr()
+            .write_str(&format!("{question} [y/N] "))
+            .and_then(|_| console::Term::stderr().read_line())
+            .map(|a| matches!(a.trim(), "y" | "Y" | "yes"))
+            .unwrap_or(false);
+        if !yes {
+            return Err(Failure::new(code::FAILURE, "not removed")
+                .hint("`tmpl rm -f` removes without asking")
+                .into());
+        }
+    }
+    let mut phases = Phases::new("rm");
+    let access = Access::new(&id.slug, &id.state_dir);
+    access.close_master();
+    let mut removed = backend.remove(&mut phases)?;
+    for dir in [&id.cache_dir, &id.state_dir] {
+        if dir.exists() {
+            std::fs::remove_dir_all(dir)?;
+            removed.push(format!("{}", dir.display()));
+        }
+    }
+    registry::forget(&ctx.dirs.state, &id.slug)?;
+    phases.record(
+        &ctx.dirs.state,
+        &id.slug,
+        &loaded.config.infra_type.to_string(),
+        "removed",
+    );
+    for r in &removed {
+        ui::info(format!("removed {r}"));
+    }
+    ui::info(phases.summary());
+    Ok(code::OK)
+}

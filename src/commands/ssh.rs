@@ -1,0 +1,65 @@
+//! `tmpl ssh`: plain OpenSSH with the config written at `up`, never `vagrant ssh`.
+//!
+//! The cached config is tried first (no libvirt or Podman call). It is never trusted blindly:
+//! the host key is pinned per project, so a different machine at the cached address is
+//! refused, and when ssh itself fails (exit 255) the live address is looked up; if the guest
+//! moved, the config is rewritten and the command runs there. A command is never run twice:
+//! the retry happens only when the first attempt went to an address the guest no longer has.
+
+use crate::backend::{self, State};
+use crate::cli::SshArgs;
+use crate::context::Ctx;
+use crate::error::{code, Failure};
+use crate::ssh::Access;
+use anyhow::Result;
+use std::io::IsTerminal;
+
+/// ssh's own exit code for "could not connect" (and for remote commands that exit 255).
+const SSH_FAILED: i32 = 255;
+
+pub fn run(ctx: &Ctx, args: &SshArgs) -> Result<u8> {
+    let loaded = ctx.load()?;
+    let access = Access::new(&loaded.id.slug, &loaded.id.state_dir);
+    let tty = args.command.is_empty()
+        || (std::io::stdin().is_terminal() && std::io::stdout().is_terminal());
+    let cached = access.cached_endpoint();
+    if cached.is_some() {
+        let code = access.command(&args.command, tty).interactive()?;
+        if code != SSH_FAILED {
+            return Ok(code as u8);
+        }
+    }
+    let backend = backend::for_project(&loaded)?;
+    let live = backend.live()?;
+    let endpoint = match (live.state, live.ssh) {
+        (State::Running, Some(e)) => e,
+        (State::NotCreated, _) => {
+            return Err(
+                Failure::new(code::FAILURE, format!("{} has no guest", loaded.id.name))
+                    .hint("`tmpl up` creates it")
+                    .into(),
+            )
+        }
+        (State::Stopped, _) => {
+            return Err(
+                Failure::new(code::FAILURE, format!("{} is stopped", loaded.id.name))
+                    .hint("`tmpl up` starts it")
+                    .into(),
+            )
+        }
+        (State::Running, None) => {
+            return Err(Failure::new(
+                code::FAILURE,
+                format!("{} is running but has no SSH address yet", loaded.id.name),
+            )
+            .hint("wait a moment, or `tmpl up` to wait for it")
+            .into())
+        }
+    };
+    if cached.as_ref() == Some(&endpoint) {
+        // same address: the 255 came from the guest or the command itself
+        return Ok(SSH_FAILED as u8);
+    }
+    access.write_config(&endpoint)?;
+    Ok(access.command(&args.command, tty).interactive()? as u8)
+}

@@ -1,0 +1,97 @@
+//! `tmpl ssh-config`: the project's OpenSSH `Host` block, for editors (VS Code Remote-SSH),
+//! Ansible and plain `ssh -F`. `--write` keeps one file per project under
+//! `~/.ssh/config.d/tmpl/` and includes them from `~/.ssh/config` once.
+
+use crate::backend::{self, State};
+use crate::cli::SshConfigArgs;
+use crate::context::Ctx;
+use crate::error::{code, Failure};
+use crate::ssh::Access;
+use crate::ui;
+use anyhow::{Context as _, Result};
+use std::path::Path;
+
+pub const INCLUDE_LINE: &str = "Include config.d/tmpl/*";
+
+pub fn run(ctx: &Ctx, args: &SshConfigArgs) -> Result<u8> {
+    let loaded = ctx.load()?;
+    let access = Access::new(&loaded.id.slug, &loaded.id.state_dir);
+    let backend = backend::for_project(&loaded)?;
+    let live = backend.live()?;
+    let endpoint = match (live.state, live.ssh) {
+        (State::Running, Some(e)) => e,
+        _ => match access.cached_endpoint() {
+            Some(e) => e,
+            None => {
+                return Err(Failure::new(
+                    code::FAILURE,
+                    format!("{} has not been brought up yet", loaded.id.name),
+                )
+                .hint("`tmpl up` first; the block names the guest's address")
+                .into())
+            }
+        },
+    };
+    access.write_config(&endpoint)?;
+    let block = access.host_block(&endpoint);
+    if !args.write {
+        print!("{block}");
+        return Ok(code::OK);
+    }
+    let home = ctx.dirs.home.clone().context("HOME is not set")?;
+    let ssh_dir = home.join(".ssh");
+    let dir = ssh_dir.join("config.d/tmpl");
+    crate::ssh::private_dir(&ssh_dir)?;
+    std::fs::create_dir_all(&dir)?;
+    let file = dir.join(&access.alias);
+    crate::state::write_atomic(
+        &file,
+        format!("# tmpl: {}\n{block}", loaded.project.dir.display()).as_bytes(),
+        0o600,
+    )?;
+    if add_include(&ssh_dir.join("config"))? {
+        ui::info(format!(
+            "added `{INCLUDE_LINE}` at the top of ~/.ssh/config"
+        ));
+    }
+    ui::info(format!(
+        "wrote {}; `ssh {}` works from anywhere",
+        file.display(),
+        access.alias
+    ));
+    Ok(code::OK)
+}
+
+/// Puts the `Include` line at the top of `config` (an `Include` below a `Host` line would only
+/// apply to that host) unless it is there. Returns whether it changed the file.
+pub fn add_include(config: &Path) -> Result<bool> {
+    let existing = match std::fs::read_to_string(config) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", config.display())),
+    };
+    if existing.lines().any(|l| l.trim() == INCLUDE_LINE) {
+        return Ok(false);
+    }
+    let text = format!("# Added by tmpl: one Host block per project\n{INCLUDE_LINE}\n\n{existing}");
+    crate::state::write_atomic(config, text.as_bytes(), 0o600)?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn include_is_added_once_at_the_top() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("config");
+        std::fs::write(&cfg, "Host old\n  User me\n").unwrap();
+        assert!(add_include(&cfg).unwrap());
+        assert!(!add_include(&cfg).unwrap());
+        let text = std::fs::read_to_string(&cfg).unwrap();
+        assert_eq!(text.matches(INCLUDE_LINE).count(), 1);
+        assert!(text.find(INCLUDE_LINE).unwrap() < text.find("Host old").unwrap());
+        assert!(text.ends_with("Host old\n  User me\n"));
+    }
+}

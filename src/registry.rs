@@ -1,0 +1,68 @@
+//! The projects tmpl has brought up, so `tmpl ls` can show them all: one JSON file in the
+//! state dir, keyed by slug, written atomically.
+
+use crate::context::Loaded;
+use crate::error::{code, Failure};
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Entry {
+    pub name: String,
+    pub dir: PathBuf,
+    pub env_file: PathBuf,
+    pub infra_type: String,
+}
+
+pub fn path(state_root: &Path) -> PathBuf {
+    state_root.join("registry.json")
+}
+
+pub fn load(state_root: &Path) -> Result<BTreeMap<String, Entry>> {
+    let p = path(state_root);
+    match std::fs::read_to_string(&p) {
+        Ok(text) => serde_json::from_str(&text).map_err(|e| {
+            Failure::new(code::FAILURE, format!("{} is corrupt: {e}", p.display()))
+                .hint(format!(
+                    "move it away (`mv {0} {0}.bad`); `tmpl up` in each project rebuilds it",
+                    p.display()
+                ))
+                .into()
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn save(state_root: &Path, map: &BTreeMap<String, Entry>) -> Result<()> {
+    crate::state::write_atomic(
+        &path(state_root),
+        serde_json::to_string_pretty(map)?.as_bytes(),
+        0o600,
+    )
+}
+
+pub fn remember(state_root: &Path, loaded: &Loaded) -> Result<()> {
+    let mut map = load(state_root)?;
+    let entry = Entry {
+        name: loaded.id.name.clone(),
+        dir: loaded.project.dir.clone(),
+        env_file: loaded.project.env_path.clone(),
+        infra_type: loaded.config.infra_type.to_string(),
+    };
+    if map.get(&loaded.id.slug) != Some(&entry) {
+        map.insert(loaded.id.slug.clone(), entry);
+        save(state_root, &map)?;
+    }
+    Ok(())
+}
+
+pub fn forget(state_root: &Path, slug: &str) -> Result<()> {
+    let mut map = load(state_root)?;
+    if map.remove(slug).is_some() {
+        save(state_root, &map)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,289 @@
+//! Reaching a guest over plain OpenSSH, the same way for VMs and containers.
+//!
+//! Each project has its own key, `known_hosts` and an OpenSSH config file in its state dir,
+//! written when the guest comes up. `tmpl ssh` runs `ssh -F <that file>` directly (never
+//! `vagrant ssh`, which costs seconds), sharing one connection per project through a control
+//! socket in a private directory.
+//!
+//! The shared connection is started on its own, detached from every pipe (`ssh -f -N` with
+//! null stdio), and commands then run as clients of it. Letting the first command become the
+//! master instead would leave a background process holding the caller's stdout, and
+//! `out=$(tmpl ssh -- date)` would hang until it exited.
+
+use crate::error::{code, Failure};
+use crate::process::{shell_quote, Cmd};
+use anyhow::{Context as _, Result};
+use serde::Serialize;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Where and how to log in to a guest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Endpoint {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub identity: PathBuf,
+}
+
+/// The files of one project's SSH access.
+#[derive(Debug, Clone)]
+pub struct Access {
+    /// `tmpl-<slug>`: the `Host` alias and the host-key alias.
+    pub alias: String,
+    pub dir: PathBuf,
+}
+
+impl Access {
+    pub fn new(slug: &str, state_dir: &Path) -> Access {
+        Access {
+            alias: format!("tmpl-{slug}"),
+            dir: state_dir.join("ssh"),
+        }
+    }
+    pub fn key(&self) -> PathBuf {
+        self.dir.join("id_ed25519")
+    }
+    pub fn config(&self) -> PathBuf {
+        self.dir.join("config")
+    }
+    pub fn known_hosts(&self) -> PathBuf {
+        self.dir.join("known_hosts")
+    }
+    pub fn control_path(&self) -> PathBuf {
+        control_dir().join(&self.alias)
+    }
+
+    /// The project's key pair, made on first use. Returns the public key.
+    pub fn ensure_key(&self) -> Result<String> {
+        private_dir(&self.dir)?;
+        let key = self.key();
+        if !key.exists() {
+            Cmd::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-C"])
+                .arg(&self.alias)
+                .arg("-f")
+                .arg(&key)
+                .read()?;
+        }
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600))?;
+        let public = std::fs::read_to_string(key.with_extension("pub"))
+            .with_context(|| format!("cannot read {}.pub", key.display()))?;
+        Ok(public.trim().to_owned())
+    }
+
+    /// The `Host` block for this endpoint.
+    pub fn host_block(&self, e: &Endpoint) -> String {
+        let q = |p: &Path| format!("\"{}\"", p.display());
+        format!(
+            "Host {alias}\n  HostName {host}\n  Port {port}\n  User {user}\n  IdentityFile {key}\n  IdentitiesOnly yes\n  HostKeyAlias {alias}\n  UserKnownHostsFile {kh}\n  StrictHostKeyChecking accept-new\n  ControlPath {cp}\n  ControlPersist 600\n  ServerAliveInterval 30\n  LogLevel ERROR\n",
+            alias = self.alias,
+            host = e.host,
+            port = e.port,
+            user = e.user,
+            key = q(&e.identity),
+            kh = q(&self.known_hosts()),
+            cp = q(&self.control_path()),
+        )
+    }
+
+    /// Writes the config when it changed; returns whether it did. A changed endpoint means the
+    /// guest moved: the old shared connection is closed so nothing talks to the old address.
+    pub fn write_config(&self, e: &Endpoint) -> Result<bool> {
+        private_dir(&self.dir)?;
+        let text = format!(
+            "# Written by tmpl; rewritten whenever the guest's address changes.\n{}",
+            self.host_block(e)
+        );
+        if std::fs::read_to_string(self.config()).ok().as_deref() == Some(text.as_str()) {
+            return Ok(false);
+        }
+        self.close_master();
+        crate::state::write_atomic(&self.config(), text.as_bytes(), 0o600)?;
+        Ok(true)
+    }
+
+    /// The endpoint the config file points at, if there is one.
+    pub fn cached_endpoint(&self) -> Option<Endpoint> {
+        let text = std::fs::read_to_string(self.config()).ok()?;
+        let field = |name: &str| {
+            text.lines()
+                .map(str::trim)
+                .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(' ')))
+                .map(|v| v.trim().trim_matches('"').to_owned())
+        };
+        Some(Endpoint {
+            host: field("HostName")?,
+            port: field("Port")?.parse().ok()?,
+            user: field("User")?,
+            identity: field("IdentityFile")?.into(),
+        })
+    }
+
+    /// A new guest has new host keys: forget the old ones.
+    pub fn forget_host_keys(&self) {
+        let _ = std::fs::remove_file(self.known_hosts());
+        self.close_master();
+    }
+
+    fn base(&self) -> Cmd {
+        Cmd::new("ssh").arg("-F").arg(self.config())
+    }
+
+    pub fn close_master(&self) {
+        if self.control_path().exists() {
+            let _ = self.base().args(["-O", "exit"]).arg(&self.alias).output();
+            let _ = std::fs::remove_file(self.control_path());
+        }
+    }
+
+    /// Starts the shared connection if none is there. Failing is not fatal: commands then
+    /// connect on their own.
+    fn ensure_master(&self) {
+        if self.control_path().exists() {
+            return;
+        }
+        if private_dir(&control_dir()).is_err() {
+            return;
+        }
+        let _ = self
+            .base()
+            .args([
+                "-f",
+                "-N",
+                "-o",
+                "ControlMaster=yes",
+                "-o",
+                "ConnectTimeout=10",
+                "-o",
+                "BatchMode=yes",
+            ])
+            .arg(&self.alias)
+            .output();
+    }
+
+    /// The `ssh` command that runs `command` in the guest (a login shell when empty), each
+    /// argument quoted for the remote shell so it arrives exactly as given.
+    pub fn command(&self, command: &[String], tty: bool) -> Cmd {
+        self.ensure_master();
+        let mut cmd = self
+            .base()
+            .args(["-o", "ControlMaster=no"])
+            .arg(if tty { "-t" } else { "-T" })
+            .arg(&self.alias);
+        if !command.is_empty() {
+            let remote: Vec<String> = command.iter().map(|a| shell_quote(a)).collect();
+            cmd = cmd.arg("--").arg(remote.join(" "));
+        }
+        cmd
+    }
+
+    /// Waits until the guest accepts a login, up to `timeout`.
+    pub fn wait_ready(&self, timeout: Duration) -> Result<()> {
+        let start = Instant::now();
+        let mut last = String::new();
+        while start.elapsed() < timeout {
+            let out = self
+                .base()
+                .args([
+                    "-o",
+                    "ControlMaster=no",
+                    "-o",
+                    "ControlPath=none",
+                    "-o",
+                    "ConnectTimeout=5",
+                    "-o",
+                    "BatchMode=yes",
+                    "-T",
+                ])
+                .arg(&self.alias)
+                .arg("true")
+                .output()?;
+            if out.success() {
+                return Ok(());
+            }
+            last = out.stderr.trim().to_owned();
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        Err(Failure::new(
+            code::FAILURE,
+            format!(
+                "the guest did not accept SSH logins within {}s",
+                timeout.as_secs()
+            ),
+        )
+        .detail(format!("| {last}"))
+        .hint(format!(
+            "try `ssh -F {} {} -v` to see why",
+            self.config().display(),
+            self.alias
+        ))
+        .into())
+    }
+}
+
+/// A private directory for control sockets, short enough for a socket path.
+pub fn control_dir() -> PathBuf {
+    let uid = unsafe_free_uid();
+    match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+        Some(d) => PathBuf::from(d).join("tmpl"),
+        None => std::env::temp_dir().join(format!("tmpl-{uid}")),
+    }
+}
+
+fn unsafe_free_uid() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .unwrap_or(0)
+}
+
+/// Creates `dir` (mode 0700) or tightens it.
+pub fn private_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    Ok(())
+}
+
+/// Writes a file only its owner can read (generated keys, inventories, seeds).
+pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    f.write_all(bytes)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_round_trips_the_endpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = Access::new("app-12345678", dir.path());
+        let e = Endpoint {
+            host: "192.168.121.5".into(),
+            port: 22,
+            user: "vagrant".into(),
+            identity: "/k/id".into(),
+        };
+        assert!(a.write_config(&e).unwrap());
+        assert!(
+            !a.write_config(&e).unwrap(),
+            "unchanged config is not rewritten"
+        );
+        assert_eq!(a.cached_endpoint().unwrap(), e);
+        let mode = std::fs::metadata(a.config()).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let block = a.host_block(&e);
+        assert!(block.starts_with("Host tmpl-app-12345678\n"));
+        assert!(block.contains("HostKeyAlias tmpl-app-12345678"));
+    }
+}

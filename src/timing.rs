@@ -1,0 +1,103 @@
+//! How long each operation and its phases took (requirement FR-021): one JSON line per
+//! operation in `$XDG_STATE_HOME/tmpl/timings.jsonl`, and a one-line summary for the user.
+//! No value from `.env` is recorded, only names of phases and durations.
+
+use serde::Serialize;
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+pub struct Phases {
+    op: String,
+    start: Instant,
+    phases: Vec<(String, Duration)>,
+}
+
+#[derive(Serialize)]
+struct Record<'a> {
+    ts: u64,
+    op: &'a str,
+    project: &'a str,
+    infra_type: &'a str,
+    outcome: &'a str,
+    total_ms: u64,
+    phases: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Phases {
+    pub fn new(op: &str) -> Phases {
+        Phases {
+            op: op.to_owned(),
+            start: Instant::now(),
+            phases: Vec::new(),
+        }
+    }
+
+    /// Runs `f` as phase `name`, showing a progress line and timing it.
+    pub fn run<T>(&mut self, name: &str, label: &str, f: impl FnOnce() -> T) -> T {
+        let step = crate::ui::Step::start(label);
+        let out = f();
+        self.phases.push((name.to_owned(), step.done()));
+        out
+    }
+
+    pub fn add(&mut self, name: &str, d: Duration) {
+        self.phases.push((name.to_owned(), d));
+    }
+
+    pub fn total(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    /// `up took 58.2s (create 51.0s, ssh 5.1s, provision 2.1s)`.
+    pub fn summary(&self) -> String {
+        let parts: Vec<String> = self
+            .phases
+            .iter()
+            .map(|(n, d)| format!("{n} {}", crate::backend::secs(*d)))
+            .collect();
+        let total = crate::backend::secs(self.total());
+        if parts.is_empty() {
+            format!("{} took {total}", self.op)
+        } else {
+            format!("{} took {total} ({})", self.op, parts.join(", "))
+        }
+    }
+
+    /// Appends the record; a failure to record never fails the operation.
+    pub fn record(&self, state_root: &Path, project: &str, infra_type: &str, outcome: &str) {
+        let phases = self
+            .phases
+            .iter()
+            .map(|(n, d)| {
+                (
+                    format!("{n}_ms"),
+                    serde_json::Value::from(d.as_millis() as u64),
+                )
+            })
+            .collect();
+        let rec = Record {
+            ts: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+            op: &self.op,
+            project,
+            infra_type,
+            outcome,
+            total_ms: self.total().as_millis() as u64,
+            phases,
+        };
+        let Ok(line) = serde_json::to_string(&rec) else {
+            return;
+        };
+        let _ = std::fs::create_dir_all(state_root);
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(state_root.join("timings.jsonl"))
+        {
+            let _ = writeln!(f, "{line}");
+        }
+    }
+}
