@@ -64,9 +64,15 @@ fn memory_below_minimum_is_rejected() {
 
 #[test]
 fn ports_parse_with_defaults_and_protocols() {
-    let (c, _) = check(&format!("{GOOD}PORTS=\"8080:80, 0.0.0.0:5353:53/udp\"\n")).unwrap();
+    let (c, _) = check("INFRA_TYPE=container\nMEMORY=512\nCPUS=1\nDISK=5\nPORTS=\"8080:80, 0.0.0.0:5353:53/udp\"\n").unwrap();
     assert_eq!(c.ports[0].to_string(), "127.0.0.1:8080:80/tcp");
     assert_eq!(c.ports[1].to_string(), "0.0.0.0:5353:53/udp");
+}
+
+#[test]
+fn udp_is_for_containers_only() {
+    assert_eq!(problems(&format!("{GOOD}PORTS=53:53/udp\n"))[0].1, "PORTS");
+    assert!(check("INFRA_TYPE=container\nMEMORY=512\nCPUS=1\nDISK=5\nPORTS=53:53/udp\n").is_ok());
 }
 
 #[test]
@@ -93,7 +99,7 @@ fn bad_ports_are_named() {
 fn a_host_port_twice_is_rejected() {
     let r = check(&format!("{GOOD}PORTS=8080:80,8080:81\n")).unwrap_err();
     assert!(r.problems[0].expected.contains("8080/tcp appears twice"));
-    assert!(check(&format!("{GOOD}PORTS=53:53/tcp,53:53/udp\n")).is_ok());
+    assert!(check("INFRA_TYPE=container\nMEMORY=512\nCPUS=1\nDISK=5\nPORTS=53:53/tcp,53:53/udp\n").is_ok());
 }
 
 #[test]
