@@ -1,0 +1,183 @@
+//! Shared by the end-to-end tests: a project folder with its own `.env`, tmpl run against it
+//! with private XDG dirs, and a `Drop` that removes whatever the test made (`tmpl rm -f`),
+//! so a failing test leaves nothing running.
+//!
+//! These tests need the real stack (`make setup fixtures`); they fail, not skip, without it.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+pub const CONTAINER_IMAGE: &str = "localhost/tmpl-test/debian12";
+pub const TEST_BOX: &str = "tmpl-test/debian12";
+
+pub fn cloud_image() -> PathBuf {
+    PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/tmpl-test/debian12-cloud.qcow2")
+}
+
+pub struct Project {
+    root: tempfile::TempDir,
+    pub dir: PathBuf,
+    pub keep: bool,
+}
+
+impl Project {
+    /// A project in a folder called `folder`, inside a fresh temporary directory.
+    pub fn new(folder: &str, env: &str) -> Project {
+        let root = tempfile::Builder::new()
+            .prefix("tmpl-e2e-")
+            .tempdir_in("/tmp")
+            .unwrap();
+        let dir = root.path().join(folder);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(".env"), env).unwrap();
+        Project {
+            root,
+            dir,
+            keep: false,
+        }
+    }
+
+    pub fn write(&self, rel: &str, text: &str) {
+        let p = self.dir.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    pub fn xdg(&self) -> PathBuf {
+        self.root.path().join("xdg")
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_tmpl"));
+        c.args(args)
+            .current_dir(&self.dir)
+            .env("NO_COLOR", "1")
+            .env("XDG_CACHE_HOME", self.xdg().join("cache"))
+            .env("XDG_STATE_HOME", self.xdg().join("state"))
+            .env("XDG_CONFIG_HOME", self.xdg().join("config"))
+            .env(
+                "TMPL_LIBVIRT_DRIVER",
+                std::env::var("TMPL_LIBVIRT_DRIVER").unwrap_or_else(|_| "qemu".into()),
+            )
+            .stdin(std::process::Stdio::null());
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        let out = self.cmd(args).output().unwrap();
+        eprintln!(
+            "$ tmpl {} -> {:?}\n{}{}",
+            args.join(" "),
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    /// Runs tmpl, asserts success, returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "tmpl {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    pub fn code(&self, args: &[&str]) -> i32 {
+        self.run(args).status.code().unwrap_or(-1)
+    }
+
+    /// `tmpl ssh -- CMD...` stdout, asserting success.
+    pub fn sh(&self, script: &str) -> String {
+        self.ok(&["ssh", "--", "sh", "-c", script])
+            .trim()
+            .to_owned()
+    }
+
+    pub fn status(&self) -> serde_json::Value {
+        let out = self.run(&["status", "--json"]);
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    pub fn slug(&self) -> String {
+        self.status()["slug"].as_str().unwrap().to_owned()
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = self.cmd(&["rm", "-f"]).output();
+        }
+    }
+}
+
+pub fn host(cmd: &str, args: &[&str]) -> Output {
+    Command::new(cmd)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd}: {e}"))
+}
+
+pub fn host_ok(cmd: &str, args: &[&str]) -> String {
+    let out = host(cmd, args);
+    assert!(
+        out.status.success(),
+        "{cmd} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Polls `f` until it returns Some, for up to `timeout`.
+pub fn eventually<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    None
+}
+
+/// Fetches `http://127.0.0.1:PORT/` with a bare TCP request (loopback only).
+pub fn http_get(port: u16) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect_timeout(
+        &([127, 0, 0, 1], port).into(),
+        Duration::from_secs(2),
+    )
+    .ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    s.write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .ok()?;
+    let mut body = String::new();
+    s.read_to_string(&mut body).ok()?;
+    body.contains("200").then_some(body)
+}
+
+/// Every container labelled for `slug`.
+pub fn podman_labelled(slug: &str) -> Vec<String> {
+    let out = host_ok(
+        "podman",
+        &[
+            "ps",
+            "-a",
+            "--filter",
+            &format!("label=tmpl.project={slug}"),
+            "--format",
+            "{{.Names}}",
+        ],
+    );
+    out.lines().map(str::to_owned).collect()
+}
+
+pub fn exists(p: &Path) -> bool {
+    p.exists()
+}
