@@ -1,5 +1,6 @@
 //! One file per subcommand; `dispatch` maps the parsed command line onto them.
 
+mod doctor;
 mod init;
 mod render;
 mod rm;
@@ -28,7 +29,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::Status(a) => status::run(&ctx, &a),
         Command::Provision => not_yet("provision"),
         Command::Ls(_) => not_yet("ls"),
-        Command::Doctor(_) => not_yet("doctor"),
+        Command::Doctor(a) => doctor::run(&ctx, &a),
         Command::SshConfig(a) => ssh_config::run(&ctx, &a),
     }
 }
