@@ -30,6 +30,10 @@ pub struct Cli {
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
 
+    /// When another tmpl is working on this project, wait for it instead of failing
+    #[arg(long, global = true)]
+    pub wait: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -56,6 +60,8 @@ pub enum Command {
     Provision,
     /// List every project tmpl has brought up, with its live state
     Ls(JsonArgs),
+    /// Summarise how long operations took on this host (count, median, p95)
+    Stats(JsonArgs),
     /// Check that this host has what tmpl needs, and say how to fix what is missing
     Doctor(JsonArgs),
     /// Print an OpenSSH `Host` block for the project

@@ -13,6 +13,7 @@ pub struct Ctx {
     pub cwd: PathBuf,
     pub env_file: Option<PathBuf>,
     pub strict: bool,
+    pub wait: bool,
     pub dirs: Dirs,
 }
 
@@ -46,8 +47,19 @@ impl Ctx {
             cwd,
             env_file,
             strict,
+            wait: false,
             dirs: Dirs::from_env(),
         })
+    }
+
+    /// Takes the project's lock: one `up`/`stop`/`rm` at a time per project.
+    pub fn lock(&self, loaded: &Loaded) -> Result<crate::lock::Lock> {
+        crate::lock::Lock::acquire(
+            &self.dirs.state,
+            &loaded.id.slug,
+            &format!("project {}", loaded.id.name),
+            self.wait,
+        )
     }
 
     /// A path as the user should read it: relative to where they are when it is below.

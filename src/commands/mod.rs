@@ -2,10 +2,12 @@
 
 mod doctor;
 mod init;
+mod ls;
 mod render;
 mod rm;
 mod ssh;
 mod ssh_config;
+mod stats;
 mod status;
 mod stop;
 mod up;
@@ -17,7 +19,8 @@ use crate::error::{code, Failure};
 use anyhow::Result;
 
 pub fn dispatch(cli: Cli) -> Result<u8> {
-    let ctx = Ctx::new(cli.directory.as_deref(), cli.env_file, cli.strict)?;
+    let mut ctx = Ctx::new(cli.directory.as_deref(), cli.env_file, cli.strict)?;
+    ctx.wait = cli.wait;
     match cli.command {
         Command::Validate(a) => validate::run(&ctx, &a),
         Command::Init(a) => init::run(&ctx, &a),
@@ -28,7 +31,8 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::Rm(a) => rm::run(&ctx, &a),
         Command::Status(a) => status::run(&ctx, &a),
         Command::Provision => not_yet("provision"),
-        Command::Ls(_) => not_yet("ls"),
+        Command::Ls(a) => ls::run(&ctx, &a),
+        Command::Stats(a) => stats::run(&ctx, &a),
         Command::Doctor(a) => doctor::run(&ctx, &a),
         Command::SshConfig(a) => ssh_config::run(&ctx, &a),
     }

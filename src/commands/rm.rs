@@ -12,6 +12,7 @@ use std::io::IsTerminal;
 
 pub fn run(ctx: &Ctx, args: &RmArgs) -> Result<u8> {
     let loaded = ctx.load()?;
+    let _lock = ctx.lock(&loaded)?;
     let backend = backend::for_project(&loaded)?;
     let live = backend.live()?;
     let id = &loaded.id;

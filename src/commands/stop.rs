@@ -12,6 +12,7 @@ use std::time::Duration;
 
 pub fn run(ctx: &Ctx, args: &StopArgs) -> Result<u8> {
     let loaded = ctx.load()?;
+    let _lock = ctx.lock(&loaded)?;
     let backend = backend::for_project(&loaded)?;
     let mut phases = Phases::new("stop");
     Access::new(&loaded.id.slug, &loaded.id.state_dir).close_master();

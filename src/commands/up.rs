@@ -15,6 +15,7 @@ const SSH_TIMEOUT: Duration = Duration::from_secs(300);
 
 pub fn run(ctx: &Ctx, _args: &UpArgs) -> Result<u8> {
     let loaded = ctx.load()?;
+    let _lock = ctx.lock(&loaded)?;
     let backend = backend::for_project(&loaded)?;
     let mut phases = Phases::new("up");
     let (outcome, endpoint) = backend.up(&mut phases)?;

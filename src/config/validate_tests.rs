@@ -99,7 +99,10 @@ fn bad_ports_are_named() {
 fn a_host_port_twice_is_rejected() {
     let r = check(&format!("{GOOD}PORTS=8080:80,8080:81\n")).unwrap_err();
     assert!(r.problems[0].expected.contains("8080/tcp appears twice"));
-    assert!(check("INFRA_TYPE=container\nMEMORY=512\nCPUS=1\nDISK=5\nPORTS=53:53/tcp,53:53/udp\n").is_ok());
+    assert!(
+        check("INFRA_TYPE=container\nMEMORY=512\nCPUS=1\nDISK=5\nPORTS=53:53/tcp,53:53/udp\n")
+            .is_ok()
+    );
 }
 
 #[test]

@@ -181,3 +181,67 @@ pub fn podman_labelled(slug: &str) -> Vec<String> {
 pub fn exists(p: &Path) -> bool {
     p.exists()
 }
+
+/// A Linux bridge made for a test, with its own DHCP server (dnsmasq), never the machine's
+/// real interface. Removed on drop.
+pub struct TestBridge {
+    pub name: String,
+    pub gateway: String,
+    dnsmasq: Option<std::process::Child>,
+}
+
+impl TestBridge {
+    /// `name` at most 15 chars; `net` like "10.77.0" (a /24 that nothing on this host uses).
+    pub fn new(name: &str, net: &str, dhcp: bool) -> TestBridge {
+        let _ = host("ip", &["link", "del", name]);
+        host_ok("ip", &["link", "add", name, "type", "bridge"]);
+        host_ok("ip", &["addr", "add", &format!("{net}.1/24"), "dev", name]);
+        host_ok("ip", &["link", "set", name, "up"]);
+        let dnsmasq = dhcp.then(|| {
+            Command::new("dnsmasq")
+                .args([
+                    "--keep-in-foreground",
+                    "--conf-file=/dev/null",
+                    "--port=0",
+                    "--bind-interfaces",
+                    &format!("--interface={name}"),
+                    "--except-interface=lo",
+                    &format!("--dhcp-range={net}.100,{net}.150,255.255.255.0,1h"),
+                    &format!("--dhcp-leasefile=/tmp/tmpl-e2e-{name}.leases"),
+                ])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("dnsmasq (from dnsmasq-base, installed with libvirt)")
+        });
+        TestBridge {
+            name: name.into(),
+            gateway: format!("{net}.1"),
+            dnsmasq,
+        }
+    }
+}
+
+impl Drop for TestBridge {
+    fn drop(&mut self) {
+        if let Some(mut d) = self.dnsmasq.take() {
+            let _ = d.kill();
+            let _ = d.wait();
+        }
+        let _ = host("ip", &["link", "del", &self.name]);
+    }
+}
+
+/// libvirt domains and volumes whose name contains `needle`.
+pub fn libvirt_leftovers(needle: &str) -> Vec<String> {
+    let doms = host_ok(
+        "virsh",
+        &["-c", "qemu:///system", "list", "--all", "--name"],
+    );
+    let vols = host_ok("virsh", &["-c", "qemu:///system", "vol-list", "default"]);
+    doms.lines()
+        .chain(vols.lines())
+        .filter(|l| l.contains(needle))
+        .map(|l| l.trim().to_owned())
+        .collect()
+}

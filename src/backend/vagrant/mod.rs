@@ -177,6 +177,7 @@ impl Vagrant {
             ui::warn(why);
         }
         self.remove_orphan_domain()?;
+        virsh::ensure_management_network(&crate::project::Dirs::from_env().state)?;
         let public = self.access.ensure_key()?;
         let cache_root = crate::project::Dirs::from_env().cache;
         image::ensure_box(
@@ -232,6 +233,7 @@ impl Backend for Vagrant {
                 return Ok((UpOutcome::AlreadyRunning, self.endpoint(ip)));
             }
             Some(_) if self.known_to_vagrant() => {
+                virsh::ensure_management_network(&crate::project::Dirs::from_env().state)?;
                 self.render()?;
                 let up = self.vagrant(["up", "--provider=libvirt", "--no-provision"]);
                 phases.run(

@@ -71,3 +71,41 @@ pub fn domains_with_prefix(prefix: &str) -> Result<Vec<String>> {
         .map(str::to_owned)
         .collect())
 }
+
+/// vagrant-libvirt's management network (its defaults: `vagrant-libvirt`, 192.168.121.0/24,
+/// NAT, DHCP). tmpl defines it before any `vagrant up`, under a host-wide lock: two projects
+/// coming up at once would otherwise both try to create it and one would fail.
+pub const MANAGEMENT_NETWORK: &str = "vagrant-libvirt";
+const MANAGEMENT_XML: &str = "<network>
+  <name>vagrant-libvirt</name>
+  <forward mode='nat'/>
+  <ip address='192.168.121.1' netmask='255.255.255.0'>
+    <dhcp><range start='192.168.121.2' end='192.168.121.254'/></dhcp>
+  </ip>
+</network>
+";
+
+pub fn ensure_management_network(state_root: &std::path::Path) -> Result<()> {
+    let _host = crate::lock::Lock::acquire(
+        state_root,
+        "host-libvirt-network",
+        "libvirt's network setup",
+        true,
+    )?;
+    let info = virsh().args(["net-info", MANAGEMENT_NETWORK]).output()?;
+    if !info.success() {
+        let dir = tempfile::tempdir()?;
+        let xml = dir.path().join("net.xml");
+        std::fs::write(&xml, MANAGEMENT_XML)?;
+        virsh().arg("net-define").arg(&xml).read()?;
+        virsh().args(["net-autostart", MANAGEMENT_NETWORK]).read()?;
+    }
+    let active = info
+        .stdout
+        .lines()
+        .any(|l| l.starts_with("Active:") && l.ends_with("yes"));
+    if !active {
+        virsh().args(["net-start", MANAGEMENT_NETWORK]).read()?;
+    }
+    Ok(())
+}

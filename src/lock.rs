@@ -1,0 +1,156 @@
+//! One operation at a time per project, and host-wide serialisation of shared libvirt setup.
+//!
+//! `flock` on a file in the state dir: the kernel drops the lock when tmpl exits, however it
+//! exits (Ctrl+C, `kill -9`), so a lock is never stale. The descriptor is close-on-exec, so
+//! a child that outlives tmpl (Podman's conmon, an ssh control master, a port forwarder)
+//! never keeps the project locked. The file holds "pid N since T" for the message a second
+//! tmpl prints.
+
+use crate::error::{code, Failure};
+use anyhow::{Context as _, Result};
+use std::fs::File;
+use std::io::{Read, Seek, Write};
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// How long a second operation waits before giving up, without `--wait`.
+const BRIEF: Duration = Duration::from_secs(3);
+
+pub struct Lock {
+    _file: File,
+    pub path: PathBuf,
+}
+
+fn try_flock(f: &File) -> std::io::Result<bool> {
+    // SAFETY: flock on a descriptor we own.
+    let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc == 0 {
+        return Ok(true);
+    }
+    let err = std::io::Error::last_os_error();
+    if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
+        Ok(false)
+    } else {
+        Err(err)
+    }
+}
+
+fn open(path: &Path) -> Result<File> {
+    if let Some(d) = path.parent() {
+        std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
+    }
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .with_context(|| format!("cannot open lock {}", path.display()))
+}
+
+fn holder(f: &mut File) -> String {
+    let mut s = String::new();
+    let _ = f.rewind().and_then(|_| f.read_to_string(&mut s));
+    let s = s.trim();
+    if s.is_empty() {
+        "another tmpl".into()
+    } else {
+        s.to_owned()
+    }
+}
+
+impl Lock {
+    pub fn path_for(state_root: &Path, name: &str) -> PathBuf {
+        state_root.join("locks").join(format!("{name}.lock"))
+    }
+
+    /// Takes the lock called `name`, waiting briefly (or as long as it takes with `wait`).
+    pub fn acquire(state_root: &Path, name: &str, what: &str, wait: bool) -> Result<Lock> {
+        let path = Self::path_for(state_root, name);
+        let mut f = open(&path)?;
+        let start = Instant::now();
+        let mut told = false;
+        while !try_flock(&f)? {
+            if !wait && start.elapsed() >= BRIEF {
+                return Err(Failure::new(
+                    code::LOCKED,
+                    format!("{what} is locked by {}", holder(&mut f)),
+                )
+                .hint("wait for it to finish, or pass `--wait` to wait for it")
+                .into());
+            }
+            if wait && !told {
+                crate::ui::info(format!("waiting for {what}, locked by {}", holder(&mut f)));
+                told = true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        f.set_len(0)?;
+        f.rewind()?;
+        write!(f, "pid {} since {}", std::process::id(), now_utc())?;
+        Ok(Lock { _file: f, path })
+    }
+}
+
+/// `2026-11-21T23:04:10Z`, without a date crate.
+pub fn now_utc() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    format_utc(secs)
+}
+
+pub fn format_utc(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // civil_from_days (Howard Hinnant)
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_utc() {
+        assert_eq!(format_utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_utc(1_795_302_960), "2026-11-21T23:16:00Z");
+        assert_eq!(format_utc(951_782_400), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn a_second_holder_is_refused_with_the_first_ones_pid() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = Lock::acquire(dir.path(), "p", "project p", false).unwrap();
+        // flock is per open file description: a second open in this process conflicts too
+        let err = match Lock::acquire(dir.path(), "p", "project p", false) {
+            Err(e) => e,
+            Ok(_) => panic!("second lock granted"),
+        };
+        let f = err.downcast_ref::<Failure>().unwrap();
+        assert_eq!(f.code, code::LOCKED);
+        assert!(
+            f.message.contains(&format!("pid {}", std::process::id())),
+            "{}",
+            f.message
+        );
+        drop(first);
+        Lock::acquire(dir.path(), "p", "project p", false).unwrap();
+    }
+}
