@@ -18,6 +18,10 @@ pub fn run(ctx: &Ctx, _args: &UpArgs) -> Result<u8> {
     let _lock = ctx.lock(&loaded)?;
     let backend = backend::for_project(&loaded)?;
     let mut phases = Phases::new("up");
+    let state = backend.live()?.state;
+    if state != backend::State::Running {
+        crate::preflight::check(&loaded, state == backend::State::NotCreated)?;
+    }
     let (outcome, endpoint) = backend.up(&mut phases)?;
     let access = Access::new(&loaded.id.slug, &loaded.id.state_dir);
     if outcome == UpOutcome::Created {

@@ -178,6 +178,8 @@ impl Vagrant {
         }
         self.remove_orphan_domain()?;
         virsh::ensure_management_network(&crate::project::Dirs::from_env().state)?;
+        // first: every Vagrant call, `box add` included, needs VAGRANT_CWD to exist
+        self.render()?;
         let public = self.access.ensure_key()?;
         let cache_root = crate::project::Dirs::from_env().cache;
         image::ensure_box(
@@ -189,7 +191,7 @@ impl Vagrant {
         if let Some(iso) = &self.plan.seed_iso {
             image::write_seed(&self.plan, &public, iso)?;
         }
-        self.render()
+        Ok(())
     }
 
     fn grow_root(&self, endpoint: &Endpoint) -> Result<()> {

@@ -1,0 +1,213 @@
+//! Checks before anything is created or started: the host ports are free, the host has the
+//! memory and CPUs asked for, there is disk space, the image exists. Each failure is a clear
+//! error and nothing has been made yet.
+
+use crate::config::{Config, Image, InfraType, Protocol};
+use crate::error::{code, Failure};
+use crate::process::Cmd;
+use anyhow::Result;
+use std::net::{SocketAddrV4, TcpListener, UdpSocket};
+use std::path::Path;
+
+/// Who listens on a TCP port, from `ss` when it can tell (`nginx (pid 812)`).
+fn holder(port: u16) -> Option<String> {
+    let out = Cmd::new("ss")
+        .args(["-Hltnp", &format!("sport = :{port}")])
+        .read()
+        .ok()?;
+    let users = out.split("users:((").nth(1)?;
+    let name = users.split('"').nth(1)?;
+    let pid = users.split("pid=").nth(1)?.split(',').next()?;
+    Some(format!("{name} (pid {pid})"))
+}
+
+pub fn ports_free(config: &Config) -> Vec<String> {
+    config
+        .ports
+        .iter()
+        .filter_map(|p| {
+            let addr = SocketAddrV4::new(p.host_ip, p.host_port);
+            let free = match p.protocol {
+                Protocol::Tcp => TcpListener::bind(addr).is_ok(),
+                Protocol::Udp => UdpSocket::bind(addr).is_ok(),
+            };
+            (!free).then(|| {
+                let by = if p.protocol == Protocol::Tcp {
+                    holder(p.host_port)
+                } else {
+                    None
+                };
+                format!(
+                    "host port {}:{}/{} is already in use{}",
+                    p.host_ip,
+                    p.host_port,
+                    p.protocol,
+                    by.map(|b| format!(" by {b}")).unwrap_or_default()
+                )
+            })
+        })
+        .collect()
+}
+
+/// Total memory (MiB) and CPUs of this host.
+pub fn host_capacity() -> (u64, u64) {
+    let mem_kib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .unwrap_or(u64::MAX / 1024);
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get() as u64)
+        .unwrap_or(u64::MAX);
+    (mem_kib / 1024, cpus)
+}
+
+pub fn resources_fit(config: &Config, mem_mib: u64, cpus: u64) -> Vec<String> {
+    let mut out = Vec::new();
+    if u64::from(config.memory_mib) > mem_mib {
+        out.push(format!(
+            "MEMORY={} is more than this host has ({mem_mib} MiB)",
+            config.memory_mib
+        ));
+    }
+    if u64::from(config.cpus) > cpus {
+        out.push(format!(
+            "CPUS={} is more than this host has ({cpus})",
+            config.cpus
+        ));
+    }
+    out
+}
+
+/// Free GiB on the file system holding `dir` (its nearest existing ancestor).
+pub fn free_gib(dir: &Path) -> Option<u64> {
+    let existing = dir.ancestors().find(|d| d.exists())?;
+    let out = Cmd::new("df").args(["-Pk"]).arg(existing).read().ok()?;
+    let kib: u64 = out
+        .lines()
+        .nth(1)?
+        .split_whitespace()
+        .nth(3)?
+        .parse()
+        .ok()?;
+    Some(kib / (1024 * 1024))
+}
+
+/// The space a new guest needs now: VM disks are thin (qcow2 overlays), so a small margin
+/// plus the image when it is still to be imported; a warning says when DISK could not fit.
+pub fn disk_space(config: &Config, image_bytes: Option<u64>) -> (Vec<String>, Vec<String>) {
+    let (dir, need) = match config.infra_type {
+        InfraType::Vm => (
+            "/var/lib/libvirt/images",
+            1 + image_bytes.unwrap_or(0).div_ceil(1 << 30),
+        ),
+        InfraType::Container => ("/var/lib/containers", 1),
+    };
+    let Some(free) = free_gib(Path::new(dir)) else {
+        return (vec![], vec![]);
+    };
+    let mut errors = vec![];
+    let mut warnings = vec![];
+    if free < need {
+        errors.push(format!(
+            "only {free} GiB free under {dir}; creating the guest needs about {need} GiB"
+        ));
+    } else if config.infra_type == InfraType::Vm && free < u64::from(config.disk_gib) {
+        warnings.push(format!(
+            "DISK={} GiB but only {free} GiB free under {dir}: the guest's disk can fill the host",
+            config.disk_gib
+        ));
+    }
+    (errors, warnings)
+}
+
+/// Runs every check for a guest about to be created (`creating`) or started.
+pub fn check(loaded: &crate::context::Loaded, creating: bool) -> Result<()> {
+    let config = &loaded.config;
+    if creating {
+        if let Image::CloudImageFile(p) | Image::BoxFile(p) = &config.image {
+            let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+            let abs = crate::backend::vagrant::plan::resolve(loaded, p, home.as_deref());
+            if !abs.is_file() {
+                return Err(Failure::config(format!("IMAGE `{}` does not exist", abs.display()))
+                    .hint("fix IMAGE in .env (paths are relative to the project folder; `~/` is your home)")
+                    .into());
+            }
+        }
+    }
+    let mut problems = ports_free(config);
+    let (mem, cpus) = host_capacity();
+    problems.extend(resources_fit(config, mem, cpus));
+    if creating {
+        let image_size = match &config.image {
+            Image::CloudImageFile(p) | Image::BoxFile(p) => {
+                std::fs::metadata(loaded.project.dir.join(p))
+                    .ok()
+                    .map(|m| m.len())
+            }
+            _ => None,
+        };
+        let (errors, warnings) = disk_space(config, image_size);
+        problems.extend(errors);
+        for w in warnings {
+            crate::ui::warn(w);
+        }
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let mut f = Failure::new(
+        code::FAILURE,
+        "this host cannot run the guest as configured; nothing was created",
+    );
+    for p in problems {
+        f = f.detail(format!("- {p}"));
+    }
+    Err(f
+        .hint("free the port or change PORTS, lower MEMORY/CPUS in .env, or free disk space")
+        .into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{validate, EnvFile};
+
+    fn config(text: &str) -> Config {
+        validate(
+            &EnvFile::parse(Path::new(".env"), text),
+            Path::new("/x"),
+            false,
+        )
+        .unwrap()
+        .0
+    }
+
+    #[test]
+    fn a_taken_port_is_named() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let c = config(&format!(
+            "INFRA_TYPE=container\nMEMORY=128\nCPUS=1\nDISK=1\nPORTS={port}:80\n"
+        ));
+        let p = ports_free(&c);
+        assert_eq!(p.len(), 1);
+        assert!(
+            p[0].contains(&format!("127.0.0.1:{port}/tcp is already in use")),
+            "{}",
+            p[0]
+        );
+        drop(l);
+        assert!(ports_free(&c).is_empty());
+    }
+
+    #[test]
+    fn more_than_the_host_has_is_refused() {
+        let c = config("INFRA_TYPE=vm\nMEMORY=4096\nCPUS=8\nDISK=10\n");
+        assert_eq!(resources_fit(&c, 2048, 2).len(), 2);
+        assert!(resources_fit(&c, 8192, 8).is_empty());
+    }
+}
