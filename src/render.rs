@@ -32,6 +32,17 @@ pub struct VmContext {
     pub private_network: Option<PrivateNetwork>,
     pub bridge: Option<BridgeContext>,
     pub seed_iso: Option<String>,
+    /// `SYNC`: the project folder, shared over virtiofs.
+    pub sync: Option<SyncContext>,
+}
+
+/// The project folder in a VM: a virtiofs share (the guest kernel mounts it; libvirt runs
+/// virtiofsd on the host). `readonly` becomes the guest's `ro` mount option.
+#[derive(Debug, Clone, Serialize)]
+pub struct SyncContext {
+    pub host_path: String,
+    pub guest_path: String,
+    pub readonly: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -157,6 +168,7 @@ mod tests {
             private_network: None,
             bridge: None,
             seed_iso: None,
+            sync: None,
         }
     }
 
@@ -203,6 +215,25 @@ mod tests {
         assert!(text.contains("guest: 80, host: 8080, host_ip: '127.0.0.1', protocol: 'tcp'"));
         assert!(text.contains("synced_folder '.', '/vagrant', disabled: true"));
         assert!(!text.contains("private_network"));
+    }
+
+    #[test]
+    fn the_project_folder_is_a_virtiofs_share_on_shared_memory() {
+        let plain = vagrantfile(BUILTIN_TEMPLATE, &sample()).unwrap();
+        assert!(!plain.contains("virtiofs") && !plain.contains("memorybacking"));
+        let mut ctx = sample();
+        ctx.sync = Some(SyncContext {
+            host_path: "/p/app".into(),
+            guest_path: "/work/app".into(),
+            readonly: false,
+        });
+        let text = vagrantfile(BUILTIN_TEMPLATE, &ctx).unwrap();
+        assert!(text.contains("m.vm.synced_folder '/p/app', '/work/app', type: 'virtiofs'\n"));
+        assert!(text.contains("lv.memorybacking :access, :mode => 'shared'"));
+        assert!(text.contains("synced_folder '.', '/vagrant', disabled: true"));
+        ctx.sync.as_mut().unwrap().readonly = true;
+        let text = vagrantfile(BUILTIN_TEMPLATE, &ctx).unwrap();
+        assert!(text.contains("type: 'virtiofs', mount_opts: 'ro'\n"));
     }
 
     #[test]

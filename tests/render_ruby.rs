@@ -4,7 +4,7 @@
 
 use proptest::prelude::*;
 use std::process::Command;
-use tmpl::render::{self, BridgeContext, PrivateNetwork, SshContext, VmContext};
+use tmpl::render::{self, BridgeContext, PrivateNetwork, SshContext, SyncContext, VmContext};
 
 fn context(s: &[String; 6]) -> VmContext {
     VmContext {
@@ -32,6 +32,11 @@ fn context(s: &[String; 6]) -> VmContext {
             interface: s[4].clone(),
         }),
         seed_iso: Some(s[5].clone()),
+        sync: Some(SyncContext {
+            host_path: s[2].clone(),
+            guest_path: s[3].clone(),
+            readonly: true,
+        }),
     }
 }
 

@@ -21,6 +21,9 @@ pub const KEYS: &[Key] = &[
     Key { name: "FIXED_IP", required: false, meaning: "IPv4 address for the guest" },
     Key { name: "PORTS", required: false, meaning: "comma-separated `[HOST_IP:]HOST_PORT:GUEST_PORT[/tcp|/udp]`; host IP defaults to 127.0.0.1" },
     Key { name: "PROVISION_SCRIPT", required: false, meaning: "path relative to the project: `.yml`/`.yaml` is an Ansible playbook, anything else a script run in the guest as root" },
+    Key { name: "SYNC", required: false, meaning: "the project folder in the guest: `rw` (the default), `ro` or `none`" },
+    Key { name: "SYNC_PATH", required: false, meaning: "where the project folder appears in the guest, an absolute path; default the same path as on the host" },
+    Key { name: "SESSION", required: false, meaning: "`tmux` or `zellij`: `tmpl ssh` attaches to a session named after the project, creating it the first time" },
 ];
 
 pub fn is_tmpl_key(name: &str) -> bool {

@@ -108,6 +108,41 @@ pub enum ProvisionKind {
     Script,
 }
 
+/// `SYNC`: how the project folder is shared with the guest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncMode {
+    Rw,
+    Ro,
+}
+
+/// The project folder, shared into the guest (a bind mount for containers, virtiofs for VMs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SyncFolder {
+    pub mode: SyncMode,
+    /// The project folder on the host (canonical).
+    pub host_path: PathBuf,
+    /// Where it appears in the guest: `SYNC_PATH`, or the same path as on the host.
+    pub guest_path: String,
+}
+
+/// `SESSION`: the terminal multiplexer `tmpl ssh` attaches to in the guest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Session {
+    Tmux,
+    Zellij,
+}
+
+impl Session {
+    pub fn program(self) -> &'static str {
+        match self {
+            Session::Tmux => "tmux",
+            Session::Zellij => "zellij",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Config {
     pub infra_type: InfraType,
@@ -122,6 +157,9 @@ pub struct Config {
     pub fixed_ip: Option<Ipv4Addr>,
     pub ports: Vec<PortForward>,
     pub provision: Option<Provision>,
+    /// `None` with `SYNC=none`.
+    pub sync: Option<SyncFolder>,
+    pub session: Option<Session>,
 }
 
 /// The image used when `.env` has no `IMAGE`. Vagrant Cloud stops serving at the end of 2026,

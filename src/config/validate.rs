@@ -202,6 +202,8 @@ pub fn validate(
         });
     let ports = check_ports(&mut c);
     let provision = check_provision(&mut c, project_dir);
+    let sync = check_sync(&mut c, project_dir, infra);
+    let session = check_session(&mut c);
     let image_sha256 = c.optional("IMAGE_SHA256").and_then(|v| {
         let v = v.to_ascii_lowercase();
         if v.len() == 64 && v.chars().all(|ch| ch.is_ascii_hexdigit()) {
@@ -249,6 +251,8 @@ pub fn validate(
         fixed_ip,
         ports,
         provision,
+        sync,
+        session,
     };
     Ok((config, c.report))
 }
@@ -464,6 +468,120 @@ fn check_provision(c: &mut Checker, project_dir: &Path) -> Option<Provision> {
         path,
         kind,
     })
+}
+
+/// Guest folders the project must not be mounted onto or into: the guest would lose its
+/// system, its users' homes (and with them the SSH keys tmpl logs in with) or its /tmp.
+const RESERVED_GUEST_DIRS: &[&str] = &[
+    "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/libx32", "/proc",
+    "/root", "/run", "/sbin", "/sys", "/tmp", "/usr", "/var",
+];
+/// Of those, the ones whose every subfolder belongs to the system too.
+const SYSTEM_TREES: &[&str] = &[
+    "/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/run",
+    "/sbin", "/sys", "/usr",
+];
+
+/// Why `path` cannot be where the project appears in the guest, if it cannot.
+pub fn bad_guest_path(path: &str, infra: Option<InfraType>) -> Option<String> {
+    if !path.starts_with('/') {
+        return Some("an absolute path in the guest".into());
+    }
+    if path.chars().any(char::is_control) {
+        return Some("a path without control characters".into());
+    }
+    let p = Path::new(path);
+    if p.components()
+        .any(|x| matches!(x, Component::ParentDir | Component::CurDir))
+        || path.contains("//")
+    {
+        return Some("a plain absolute path, without `.`, `..` or `//`".into());
+    }
+    let trimmed = path.trim_end_matches('/');
+    if trimmed.is_empty()
+        || RESERVED_GUEST_DIRS.contains(&trimmed)
+        || SYSTEM_TREES
+            .iter()
+            .any(|t| trimmed.starts_with(&format!("{t}/")))
+    {
+        return Some(format!(
+            "a folder of its own in the guest; `{trimmed}` would hide the guest's own files"
+        ));
+    }
+    // vagrant-libvirt puts the guest path unquoted into `mkdir -p PATH` in the guest's shell
+    if infra == Some(InfraType::Vm)
+        && !path
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || "/._-+@%,=:~".contains(ch))
+    {
+        return Some("for a VM, a path of letters, digits and `/._-+@%,=:~` only (Vagrant passes it to the guest's shell unquoted)".into());
+    }
+    None
+}
+
+fn check_sync(c: &mut Checker, project_dir: &Path, infra: Option<InfraType>) -> Option<SyncFolder> {
+    let path = c.optional("SYNC_PATH");
+    let mode = match c.optional("SYNC").as_deref() {
+        None | Some("rw") => SyncMode::Rw,
+        Some("ro") => SyncMode::Ro,
+        Some("none") => {
+            if path.is_some() {
+                let line = c.env.get("SYNC_PATH").map(|e| e.line);
+                c.report.warnings.push(Warning {
+                    line,
+                    key: "SYNC_PATH".into(),
+                    message: "`SYNC_PATH` is ignored with `SYNC=none`".into(),
+                });
+            }
+            return None;
+        }
+        Some(_) => {
+            c.problem("SYNC", "`rw`, `ro` or `none`", Some("SYNC=rw".into()));
+            return None;
+        }
+    };
+    let (guest_path, from_env) = match path {
+        Some(p) => (p, true),
+        None => (project_dir.to_string_lossy().into_owned(), false),
+    };
+    if let Some(expected) = bad_guest_path(&guest_path, infra) {
+        if from_env {
+            c.problem("SYNC_PATH", expected, Some("SYNC_PATH=/work/app".into()));
+        } else {
+            // nothing on a line to point at: the default came from the folder's own path
+            c.report.problems.push(Problem {
+                line: c.env.get("SYNC").map(|e| e.line),
+                key: "SYNC_PATH".into(),
+                value: Some(guest_path.clone()),
+                expected: format!(
+                    "`SYNC_PATH` set, because the default (the project folder `{guest_path}`) cannot be used: {expected}; or `SYNC=none`"
+                ),
+                example: Some("SYNC_PATH=/work/app".into()),
+            });
+        }
+        return None;
+    }
+    let guest_path = match guest_path.trim_end_matches('/') {
+        "" => guest_path,
+        t => t.to_owned(),
+    };
+    Some(SyncFolder {
+        mode,
+        host_path: project_dir.to_owned(),
+        guest_path,
+    })
+}
+
+fn check_session(c: &mut Checker) -> Option<Session> {
+    match c.optional("SESSION").as_deref() {
+        None => None,
+        Some("tmux") => Some(Session::Tmux),
+        Some("zellij") => Some(Session::Zellij),
+        Some(_) => {
+            c.problem("SESSION", "`tmux` or `zellij`", Some("SESSION=tmux".into()));
+            None
+        }
+    }
 }
 
 fn check_image(c: &mut Checker, infra: InfraType) -> Option<Image> {

@@ -231,3 +231,103 @@ fn sha256_must_be_hex() {
         "IMAGE_SHA256"
     );
 }
+
+fn check_in(text: &str, dir: &str) -> Result<(Config, Report), Report> {
+    let env = EnvFile::parse(Path::new(".env"), text);
+    validate(&env, Path::new(dir), false)
+}
+
+#[test]
+fn sync_defaults_to_rw_at_the_same_path() {
+    let (c, _) = check_in(GOOD, "/home/me/app").unwrap();
+    let s = c.sync.unwrap();
+    assert_eq!(s.mode, SyncMode::Rw);
+    assert_eq!(s.host_path, Path::new("/home/me/app"));
+    assert_eq!(s.guest_path, "/home/me/app");
+    assert_eq!(c.session, None);
+}
+
+#[test]
+fn sync_ro_none_and_a_path_of_its_own() {
+    let (c, _) = check_in(&format!("{GOOD}SYNC=ro\nSYNC_PATH=/work/app/\n"), "/h/app").unwrap();
+    let s = c.sync.unwrap();
+    assert_eq!((s.mode, s.guest_path.as_str()), (SyncMode::Ro, "/work/app"));
+    let (c, r) = check_in(&format!("{GOOD}SYNC=none\nSYNC_PATH=/x\n"), "/h/app").unwrap();
+    assert_eq!(c.sync, None);
+    assert_eq!(
+        r.warnings[0].key, "SYNC_PATH",
+        "an ignored SYNC_PATH is pointed out"
+    );
+    assert_eq!(
+        problems(&format!("{GOOD}SYNC=yes\n")),
+        vec![(Some(5), "SYNC".into())]
+    );
+}
+
+#[test]
+fn sync_path_must_be_a_guest_folder_of_its_own() {
+    for bad in [
+        "work/app",
+        "/",
+        "/etc",
+        "/usr/local/app",
+        "/home",
+        "/root/",
+        "/tmp",
+        "/a/../b",
+        "/a//b",
+    ] {
+        let p = problems(&format!("{GOOD}SYNC_PATH={bad}\n"));
+        assert_eq!(p, vec![(Some(5), "SYNC_PATH".into())], "{bad}");
+    }
+    for good in [
+        "/work/app",
+        "/home/me/app",
+        "/root/src/app",
+        "/var/www/app",
+        "/tmp/x/app",
+    ] {
+        assert!(
+            check(&format!("{GOOD}SYNC_PATH={good}\n")).is_ok(),
+            "{good}"
+        );
+    }
+}
+
+#[test]
+fn a_vm_guest_path_has_no_shell_characters_but_a_container_may() {
+    let spaced = "INFRA_TYPE=container\nMEMORY=512\nCPUS=1\nDISK=5\n";
+    assert!(check_in(spaced, "/home/me/my app").is_ok());
+    let r = check_in(GOOD, "/home/me/my app").unwrap_err();
+    assert_eq!(r.problems[0].key, "SYNC_PATH");
+    assert!(
+        r.problems[0].expected.contains("`/home/me/my app`"),
+        "names the default"
+    );
+    assert!(
+        r.problems[0].expected.contains("SYNC=none"),
+        "offers a way out"
+    );
+    assert!(check_in(
+        &format!("{GOOD}SYNC_PATH=/work/my-app\n"),
+        "/home/me/my app"
+    )
+    .is_ok());
+    assert!(check_in(&format!("{GOOD}SYNC=none\n"), "/home/me/my app").is_ok());
+    assert_eq!(
+        problems(&format!("{GOOD}SYNC_PATH='/w/$(id)'\n")),
+        vec![(Some(5), "SYNC_PATH".into())]
+    );
+}
+
+#[test]
+fn session_is_tmux_or_zellij() {
+    let (c, _) = check(&format!("{GOOD}SESSION=zellij\n")).unwrap();
+    assert_eq!(c.session, Some(Session::Zellij));
+    let (c, _) = check(&format!("{GOOD}SESSION=tmux\n")).unwrap();
+    assert_eq!(c.session, Some(Session::Tmux));
+    assert_eq!(
+        problems(&format!("{GOOD}SESSION=screen\n")),
+        vec![(Some(5), "SESSION".into())]
+    );
+}

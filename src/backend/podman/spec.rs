@@ -1,9 +1,9 @@
 //! The pure half of the container backend: the create request Podman receives for a project.
 //! `tmpl render` prints exactly this.
 
-use crate::config::{Image, Network};
+use crate::config::{Image, Network, SyncMode};
 use crate::context::Loaded;
-use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
+use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType, PortBinding};
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
@@ -103,6 +103,22 @@ pub fn extra_network(loaded: &Loaded) -> Option<ExtraNetwork> {
     }
 }
 
+/// `SYNC`: the project folder as a bind mount, at `SYNC_PATH`.
+///
+/// A structured mount rather than a `-v src:dst` string, so a `:` or a space in the project's
+/// path stays part of the path. No SELinux relabelling (`:z`): it would rewrite the labels of
+/// the user's own folder, and Debian and Ubuntu hosts do not need it.
+pub fn project_mount(loaded: &Loaded) -> Option<Mount> {
+    let sync = loaded.config.sync.as_ref()?;
+    Some(Mount {
+        typ: Some(MountType::BIND),
+        source: Some(sync.host_path.display().to_string()),
+        target: Some(sync.guest_path.clone()),
+        read_only: Some(sync.mode == SyncMode::Ro),
+        ..Default::default()
+    })
+}
+
 pub fn container_spec(loaded: &Loaded, public_key: &str, disk_limit: bool) -> ContainerCreateBody {
     let c = &loaded.config;
     let id = &loaded.id;
@@ -157,6 +173,7 @@ pub fn container_spec(loaded: &Loaded, public_key: &str, disk_limit: bool) -> Co
             cap_drop: Some(vec!["ALL".into()]),
             cap_add: Some(CAPABILITIES.iter().map(|s| s.to_string()).collect()),
             privileged: Some(false),
+            mounts: project_mount(loaded).map(|m| vec![m]),
             storage_opt: disk_limit
                 .then(|| HashMap::from([("size".to_owned(), format!("{}G", c.disk_gib))])),
             ..Default::default()

@@ -7,6 +7,7 @@
 pub mod image;
 pub mod plan;
 pub mod virsh;
+pub mod virtiofs;
 
 use super::{Backend, Live, State, StopOutcome, UpOutcome};
 use crate::config::InfraType;
@@ -227,6 +228,10 @@ impl Backend for Vagrant {
     }
 
     fn up(&self, phases: &mut Phases) -> Result<(UpOutcome, Endpoint)> {
+        if self.plan.context.sync.is_some() {
+            // before Vagrant: without virtiofsd it would fail half way, with a libvirt error
+            virtiofs::ensure_available()?;
+        }
         let outcome = match virsh::domain(&self.plan.domain)? {
             Some(virsh::Domain {
                 state: State::Running,

@@ -2,9 +2,9 @@
 //! paths and template context of its VM. Nothing here runs a process.
 
 use super::VmHost;
-use crate::config::{Image, Network};
+use crate::config::{Image, Network, SyncMode};
 use crate::context::Loaded;
-use crate::render::{BridgeContext, PrivateNetwork, SshContext, VmContext};
+use crate::render::{BridgeContext, PrivateNetwork, SshContext, SyncContext, VmContext};
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 
@@ -139,6 +139,11 @@ pub fn plan(loaded: &Loaded, host: &VmHost) -> VmPlan {
         private_network,
         bridge,
         seed_iso: seed_iso.as_ref().map(|p| p.display().to_string()),
+        sync: c.sync.as_ref().map(|s| SyncContext {
+            host_path: s.host_path.display().to_string(),
+            guest_path: s.guest_path.clone(),
+            readonly: s.mode == SyncMode::Ro,
+        }),
     };
     VmPlan {
         domain: format!("tmpl-{}", id.slug),
