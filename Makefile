@@ -5,7 +5,7 @@ CARGO ?= cargo
 PREFIX ?= $(HOME)/.cargo
 TMPL := target/release/tmpl
 
-.PHONY: all build release test test-fast e2e lint fmt install setup fixtures demo bench clean
+.PHONY: all build release test test-fast e2e lint fmt install setup fixtures demo bench clean man
 
 all: build
 
@@ -51,6 +51,10 @@ demo: setup fixtures release
 
 bench: setup fixtures release
 	bash scripts/bench.sh
+
+## Manual pages (tmpl.1 and one per subcommand) into target/man: `man -l target/man/tmpl.1`.
+man: release
+	$(TMPL) man --out target/man
 
 clean:
 	$(CARGO) clean

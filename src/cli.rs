@@ -44,6 +44,8 @@ pub enum Command {
     Up(UpArgs),
     /// Open a shell in the guest, or run `-- CMD ARGS...` there
     Ssh(SshArgs),
+    /// Run a command in the guest, in the project folder: `tmpl exec make test`
+    Exec(ExecArgs),
     /// Stop the guest gracefully, forcing it after a timeout
     Stop(StopArgs),
     /// Remove the guest and everything tmpl made for it
@@ -66,6 +68,21 @@ pub enum Command {
     Doctor(JsonArgs),
     /// Print an OpenSSH `Host` block for the project
     SshConfig(SshConfigArgs),
+    /// Print a completion script for bash, zsh, fish, elvish or powershell
+    ///
+    /// bash: `tmpl completions bash > ~/.local/share/bash-completion/completions/tmpl`;
+    /// zsh: `tmpl completions zsh > ~/.zfunc/_tmpl` (with `fpath+=~/.zfunc` before `compinit`);
+    /// fish: `tmpl completions fish > ~/.config/fish/completions/tmpl.fish`.
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff): `tmpl man | man -l -`
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write tmpl.1 and a page per subcommand (tmpl-up.1, ...) into DIR instead
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -90,6 +107,25 @@ pub struct SshArgs {
     /// Command and arguments to run in the guest, passed exactly as given
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// The command and its arguments, passed exactly as given (no `--` needed)
+    #[arg(
+        value_name = "CMD",
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]

@@ -10,6 +10,7 @@ pub mod commands;
 pub mod config;
 pub mod context;
 pub mod error;
+pub mod login;
 pub mod lock;
 pub mod preflight;
 pub mod process;

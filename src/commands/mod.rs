@@ -5,6 +5,7 @@ mod init;
 mod ls;
 mod render;
 mod rm;
+mod shell;
 mod ssh;
 mod ssh_config;
 mod stats;
@@ -27,6 +28,9 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::Render => render::run(&ctx),
         Command::Up(a) => up::run(&ctx, &a),
         Command::Ssh(a) => ssh::run(&ctx, &a),
+        Command::Exec(a) => ssh::run(&ctx, &crate::cli::SshArgs { command: a.command }),
+        Command::Completions(a) => shell::completions(a.shell),
+        Command::Man(a) => shell::man(a.out.as_deref()),
         Command::Stop(a) => stop::run(&ctx, &a),
         Command::Rm(a) => rm::run(&ctx, &a),
         Command::Status(a) => status::run(&ctx, &a),

@@ -22,9 +22,11 @@ pub fn run(ctx: &Ctx, args: &SshArgs) -> Result<u8> {
     let access = Access::new(&loaded.id.slug, &loaded.id.state_dir);
     let tty = args.command.is_empty()
         || (std::io::stdin().is_terminal() && std::io::stdout().is_terminal());
+    let remote =
+        crate::login::remote_argv(&loaded.config, &loaded.id.name, &ctx.cwd, &args.command);
     let cached = access.cached_endpoint();
     if cached.is_some() {
-        let code = access.command(&args.command, tty).interactive()?;
+        let code = access.command(&remote, tty).interactive()?;
         if code != SSH_FAILED {
             return Ok(code as u8);
         }
@@ -61,5 +63,5 @@ pub fn run(ctx: &Ctx, args: &SshArgs) -> Result<u8> {
         return Ok(SSH_FAILED as u8);
     }
     access.write_config(&endpoint)?;
-    Ok(access.command(&args.command, tty).interactive()? as u8)
+    Ok(access.command(&remote, tty).interactive()? as u8)
 }
