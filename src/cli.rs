@@ -64,6 +64,10 @@ pub enum Command {
     Ls(JsonArgs),
     /// Summarise how long operations took on this host (count, median, p95)
     Stats(JsonArgs),
+    /// Run any Vagrant command against the project's VM: `tmpl vagrant -- snapshot save s1`
+    Vagrant(VagrantArgs),
+    /// Remove leftovers: guests, volumes, networks and files whose project is gone
+    Gc(GcArgs),
     /// Check that this host has what tmpl needs, and say how to fix what is missing
     Doctor(JsonArgs),
     /// Print an OpenSSH `Host` block for the project
@@ -107,6 +111,20 @@ pub struct SshArgs {
     /// Command and arguments to run in the guest, passed exactly as given
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VagrantArgs {
+    /// Arguments for `vagrant`
+    #[arg(last = true, value_name = "ARGS", required = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// Remove without asking
+    #[arg(short, long)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]

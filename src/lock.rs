@@ -93,6 +93,15 @@ impl Lock {
     }
 }
 
+impl Lock {
+    /// Whether nobody holds the lock at `path` right now (for leftovers).
+    pub fn try_now(path: &Path) -> bool {
+        open(path)
+            .map(|f| try_flock(&f).unwrap_or(false))
+            .unwrap_or(false)
+    }
+}
+
 /// `2026-11-21T23:04:10Z`, without a date crate.
 pub fn now_utc() -> String {
     let secs = SystemTime::now()

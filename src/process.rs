@@ -22,6 +22,8 @@ pub struct Cmd {
     args: Vec<OsString>,
     env: Vec<(OsString, OsString)>,
     dir: Option<PathBuf>,
+    /// A file to read stdin from; stdin is null otherwise (never the user's terminal).
+    stdin: Option<PathBuf>,
 }
 
 /// A finished command's captured output.
@@ -45,6 +47,7 @@ impl Cmd {
             args: Vec::new(),
             env: Vec::new(),
             dir: None,
+            stdin: None,
         }
     }
     pub fn arg(mut self, a: impl AsRef<OsStr>) -> Cmd {
@@ -63,6 +66,12 @@ impl Cmd {
     }
     pub fn dir(mut self, d: impl AsRef<Path>) -> Cmd {
         self.dir = Some(d.as_ref().to_owned());
+        self
+    }
+    /// Feeds this file to the command's stdin (`output` and `stream`; `interactive` keeps the
+    /// terminal's).
+    pub fn stdin_file(mut self, p: impl AsRef<Path>) -> Cmd {
+        self.stdin = Some(p.as_ref().to_owned());
         self
     }
     pub fn program(&self) -> String {
@@ -92,11 +101,17 @@ impl Cmd {
         e
     }
 
+    fn with_stdin(&self, e: duct::Expression) -> duct::Expression {
+        match &self.stdin {
+            Some(p) => e.stdin_path(p),
+            None => e.stdin_null(),
+        }
+    }
+
     /// Runs to completion, capturing both streams; a non-zero exit is not an error here.
     pub fn output(&self) -> Result<Output> {
         let out = self
-            .expression()
-            .stdin_null()
+            .with_stdin(self.expression())
             .stdout_capture()
             .stderr_capture()
             .unchecked()
@@ -127,14 +142,33 @@ impl Cmd {
     /// Runs with its output shown as indented progress lines on stderr (hidden by `-q`),
     /// keeping the last lines for the error if it fails.
     pub fn stream(&self) -> Result<()> {
+        let mut tail: VecDeque<String> = VecDeque::new();
+        let status = self.stream_with(|line| {
+            if tail.len() == TAIL {
+                tail.pop_front();
+            }
+            tail.push_back(line.to_owned());
+        })?;
+        if crate::interrupt::interrupted() {
+            return Err(crate::interrupt::failure(&format!("`{}` ran", self.program())).into());
+        }
+        match status {
+            Some(0) => Ok(()),
+            s => Err(self.failed(s, &Vec::from(tail)).into()),
+        }
+    }
+
+    /// Like `stream`, but hands every line (stdout and stderr merged, as printed) to `each`
+    /// and returns the exit code (`None`: killed by a signal) instead of failing on a
+    /// non-zero one, for callers that explain failures themselves (provisioning).
+    pub fn stream_with(&self, mut each: impl FnMut(&str)) -> Result<Option<i32>> {
         let reader = self
-            .expression()
-            .stdin_null()
+            .with_stdin(self.expression())
             .stderr_to_stdout()
             .unchecked()
             .reader()
             .map_err(|e| self.spawn_error(e))?;
-        let mut tail: VecDeque<String> = VecDeque::new();
+        let _forward = crate::interrupt::forward_while(reader.pids());
         let mut lines = BufReader::new(&reader);
         let mut buf = Vec::new();
         loop {
@@ -142,25 +176,17 @@ impl Cmd {
             match lines.read_until(b'\n', &mut buf) {
                 Ok(0) => break,
                 Ok(_) => {
-                    let line = String::from_utf8_lossy(&buf).trim_end().to_owned();
+                    let line = String::from_utf8_lossy(&buf);
+                    let line = line.trim_end();
                     if !ui::quiet() {
                         eprintln!("    {line}");
                     }
-                    if tail.len() == TAIL {
-                        tail.pop_front();
-                    }
-                    tail.push_back(line);
+                    each(line);
                 }
                 Err(e) => return Err(e.into()),
             }
         }
-        let status = reader.try_wait()?.map(|o| o.status);
-        match status {
-            Some(s) if s.success() => Ok(()),
-            s => Err(self
-                .failed(s.and_then(|s| s.code()), &Vec::from(tail))
-                .into()),
-        }
+        Ok(reader.try_wait()?.and_then(|o| o.status.code()))
     }
 
     /// Runs attached to the terminal (stdin, stdout and stderr are tmpl's) and returns its

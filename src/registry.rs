@@ -44,8 +44,25 @@ fn save(state_root: &Path, map: &BTreeMap<String, Entry>) -> Result<()> {
     )
 }
 
+/// Moves a corrupt registry aside (it only lists projects; `up` in each rebuilds it).
+fn load_or_reset(state_root: &Path) -> Result<BTreeMap<String, Entry>> {
+    match load(state_root) {
+        Ok(m) => Ok(m),
+        Err(e) if path(state_root).is_file() => {
+            let aside = state_root.join(format!("registry.json.bad-{}", std::process::id()));
+            std::fs::rename(path(state_root), &aside)?;
+            crate::ui::warn(format!(
+                "{e:#}; moved it to {} and started a new one",
+                aside.display()
+            ));
+            Ok(BTreeMap::new())
+        }
+        Err(e) => Err(e),
+    }
+}
+
 pub fn remember(state_root: &Path, loaded: &Loaded) -> Result<()> {
-    let mut map = load(state_root)?;
+    let mut map = load_or_reset(state_root)?;
     let entry = Entry {
         name: loaded.id.name.clone(),
         dir: loaded.project.dir.clone(),
@@ -60,7 +77,7 @@ pub fn remember(state_root: &Path, loaded: &Loaded) -> Result<()> {
 }
 
 pub fn forget(state_root: &Path, slug: &str) -> Result<()> {
-    let mut map = load(state_root)?;
+    let mut map = load_or_reset(state_root)?;
     if map.remove(slug).is_some() {
         save(state_root, &map)?;
     }

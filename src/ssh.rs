@@ -185,6 +185,7 @@ impl Access {
         let start = Instant::now();
         let mut last = String::new();
         while start.elapsed() < timeout {
+            crate::interrupt::check("waiting for SSH")?;
             let out = self
                 .base()
                 .args([
@@ -222,6 +223,17 @@ impl Access {
         ))
         .into())
     }
+}
+
+/// Does the endpoint accept a TCP connection right now? (Well under a millisecond locally.)
+pub fn port_open(e: &Endpoint) -> bool {
+    use std::net::ToSocketAddrs;
+    let Ok(mut addrs) = (e.host.as_str(), e.port).to_socket_addrs() else {
+        return false;
+    };
+    addrs.next().is_some_and(|a| {
+        std::net::TcpStream::connect_timeout(&a, Duration::from_millis(500)).is_ok()
+    })
 }
 
 /// A private directory for control sockets, short enough for a socket path.

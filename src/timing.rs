@@ -11,6 +11,8 @@ pub struct Phases {
     op: String,
     start: Instant,
     phases: Vec<(String, Duration)>,
+    /// The phase running now, so a failure or an interrupt can say where it stopped.
+    current: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -30,15 +32,26 @@ impl Phases {
             op: op.to_owned(),
             start: Instant::now(),
             phases: Vec::new(),
+            current: None,
         }
     }
 
     /// Runs `f` as phase `name`, showing a progress line and timing it.
     pub fn run<T>(&mut self, name: &str, label: &str, f: impl FnOnce() -> T) -> T {
         let step = crate::ui::Step::start(label);
+        self.current = Some(name.to_owned());
         let out = f();
+        self.current = None;
         self.phases.push((name.to_owned(), step.done()));
         out
+    }
+
+    /// The phase that was running when the operation stopped, or the last one that ran.
+    pub fn stopped_in(&self) -> String {
+        self.current
+            .clone()
+            .or_else(|| self.phases.last().map(|p| p.0.clone()))
+            .unwrap_or_else(|| "start".into())
     }
 
     pub fn add(&mut self, name: &str, d: Duration) {

@@ -258,11 +258,10 @@ pub fn run(ctx: &Ctx, args: &JsonArgs) -> Result<u8> {
     };
     let results = checks(vm, container, ansible);
     let healthy = results.iter().all(|c| c.ok || !c.required);
+    let leftovers = crate::leftovers::find(&ctx.dirs.state);
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({ "ok": healthy, "checks": results }))?
-        );
+        let v = serde_json::json!({ "ok": healthy, "checks": results, "leftovers": leftovers });
+        println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         let ui = crate::ui::Ui::stderr();
         for c in &results {
@@ -275,6 +274,18 @@ pub fn run(ctx: &Ctx, args: &JsonArgs) -> Result<u8> {
             if let Some(fix) = &c.fix {
                 println!("  {:<17} fix: {fix}", "");
             }
+        }
+        for l in &leftovers {
+            println!(
+                "{} leftover {:?} {} ({})",
+                ui.yellow_bold("!"),
+                l.kind,
+                l.name,
+                l.why
+            );
+        }
+        if !leftovers.is_empty() {
+            println!("  `tmpl gc` removes the {} leftover(s)", leftovers.len());
         }
         if !healthy {
             println!("\nsome required checks failed; on Debian/Ubuntu `make setup` (in tmpl's repository) installs and starts everything");

@@ -1,8 +1,10 @@
 //! One file per subcommand; `dispatch` maps the parsed command line onto them.
 
 mod doctor;
+mod gc;
 mod init;
 mod ls;
+mod provision;
 mod render;
 mod rm;
 mod shell;
@@ -12,11 +14,11 @@ mod stats;
 mod status;
 mod stop;
 mod up;
+mod vagrant;
 mod validate;
 
 use crate::cli::{Cli, Command};
 use crate::context::Ctx;
-use crate::error::{code, Failure};
 use anyhow::Result;
 
 pub fn dispatch(cli: Cli) -> Result<u8> {
@@ -34,19 +36,12 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::Stop(a) => stop::run(&ctx, &a),
         Command::Rm(a) => rm::run(&ctx, &a),
         Command::Status(a) => status::run(&ctx, &a),
-        Command::Provision => not_yet("provision"),
+        Command::Provision => provision::run(&ctx),
         Command::Ls(a) => ls::run(&ctx, &a),
         Command::Stats(a) => stats::run(&ctx, &a),
+        Command::Vagrant(a) => vagrant::run(&ctx, &a),
+        Command::Gc(a) => gc::run(&ctx, &a),
         Command::Doctor(a) => doctor::run(&ctx, &a),
         Command::SshConfig(a) => ssh_config::run(&ctx, &a),
     }
-}
-
-fn not_yet(verb: &str) -> Result<u8> {
-    Err(Failure::new(
-        code::NOT_IMPLEMENTED,
-        format!("`tmpl {verb}` is not available in this version of tmpl"),
-    )
-    .hint("see `tmpl --help` for what this version does")
-    .into())
 }

@@ -4,6 +4,7 @@ use crate::backend::{self, UpOutcome};
 use crate::cli::UpArgs;
 use crate::context::Ctx;
 use crate::error::code;
+use crate::provision::{self, Target, When};
 use crate::ssh::Access;
 use crate::timing::Phases;
 use crate::{registry, ui};
@@ -13,7 +14,7 @@ use std::time::Duration;
 /// How long a new or restarted guest may take to accept SSH (software emulation is slow).
 const SSH_TIMEOUT: Duration = Duration::from_secs(300);
 
-pub fn run(ctx: &Ctx, _args: &UpArgs) -> Result<u8> {
+pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<u8> {
     let loaded = ctx.load()?;
     let _lock = ctx.lock(&loaded)?;
     let backend = backend::for_project(&loaded)?;
@@ -22,16 +23,38 @@ pub fn run(ctx: &Ctx, _args: &UpArgs) -> Result<u8> {
     if state != backend::State::Running {
         crate::preflight::check(&loaded, state == backend::State::NotCreated)?;
     }
-    let (outcome, endpoint) = backend.up(&mut phases)?;
+    crate::interrupt::install();
+    let (outcome, endpoint) = match backend.up(&mut phases) {
+        Ok(r) => r,
+        Err(e) => {
+            // where it stopped, for `tmpl stats` and whoever runs the next `up`
+            let how = if crate::interrupt::interrupted() {
+                "interrupted"
+            } else {
+                "failed"
+            };
+            let outcome = format!("{how} in {}", phases.stopped_in());
+            phases.record(
+                &ctx.dirs.state,
+                &loaded.id.slug,
+                &loaded.config.infra_type.to_string(),
+                &outcome,
+            );
+            return Err(e);
+        }
+    };
     let access = Access::new(&loaded.id.slug, &loaded.id.state_dir);
     if outcome == UpOutcome::Created {
         access.forget_host_keys();
     }
-    access.write_config(&endpoint)?;
-    if outcome != UpOutcome::AlreadyRunning {
+    let moved = access.write_config(&endpoint)?;
+    // A running guest is only trusted to be reachable when nothing changed and its SSH port
+    // accepts a connection: an earlier `up` may have been interrupted while sshd started.
+    if outcome != UpOutcome::AlreadyRunning || moved || !crate::ssh::port_open(&endpoint) {
         phases.run("ssh", "waiting for SSH", || access.wait_ready(SSH_TIMEOUT))?;
     }
     registry::remember(&ctx.dirs.state, &loaded)?;
+    let provisioned = provision_step(&loaded, &access, &endpoint, outcome, args, &mut phases);
     let what = match outcome {
         UpOutcome::AlreadyRunning => "already running",
         UpOutcome::Started => "started",
@@ -41,14 +64,69 @@ pub fn run(ctx: &Ctx, _args: &UpArgs) -> Result<u8> {
         &ctx.dirs.state,
         &loaded.id.slug,
         &loaded.config.infra_type.to_string(),
-        what,
+        if provisioned.is_err() {
+            "provision_failed"
+        } else {
+            what
+        },
     );
+    let provisioned = match provisioned {
+        Ok(ran) => ran,
+        Err(e) => {
+            ui::info(phases.summary());
+            return Err(e);
+        }
+    };
     ui::info(format!(
         "{} {what}: `tmpl ssh` opens a shell",
         loaded.id.name
     ));
-    if outcome != UpOutcome::AlreadyRunning {
+    if outcome != UpOutcome::AlreadyRunning || provisioned {
         ui::info(phases.summary());
     }
     Ok(code::OK)
+}
+
+/// Provisions the guest when it needs it (see `provision`): a new guest always, an existing
+/// one until a run has succeeded; `--provision` and `--no-provision` override. Returns
+/// whether it ran.
+fn provision_step(
+    loaded: &crate::context::Loaded,
+    access: &Access,
+    endpoint: &crate::ssh::Endpoint,
+    outcome: UpOutcome,
+    args: &UpArgs,
+    phases: &mut Phases,
+) -> Result<bool> {
+    let state = &loaded.id.state_dir;
+    if outcome == UpOutcome::Created {
+        provision::forget(state)?;
+    }
+    let Some(script) = &loaded.config.provision else {
+        if args.provision {
+            ui::warn("`--provision`: `.env` sets no PROVISION_SCRIPT; nothing to provision");
+        }
+        return Ok(false);
+    };
+    let when = match (args.provision, args.no_provision) {
+        (true, _) => When::Always,
+        (_, true) => When::Never,
+        _ => When::Needed,
+    };
+    let last = provision::last(state);
+    let Some(reason) = provision::decide(when, last.as_ref()) else {
+        if when == When::Never && last.map(|r| r.status) != Some(provision::Status::Succeeded) {
+            ui::info("not provisioned (`--no-provision`): `tmpl provision` runs it");
+        }
+        return Ok(false);
+    };
+    let target = Target {
+        loaded,
+        access,
+        endpoint,
+    };
+    phases.run("provision", &provision::label(script, Some(reason)), || {
+        provision::run(&target, script)
+    })?;
+    Ok(true)
 }

@@ -25,13 +25,16 @@ impl Client {
     }
 }
 
-/// Where to look, in order, with where each candidate came from.
+/// Where to look, in order, with where each candidate came from. A socket named in
+/// `CONTAINER_HOST` or `DOCKER_HOST` is the only one tried, as Podman's and Docker's own
+/// clients do: falling back to another daemon would put the guest somewhere unexpected.
 pub fn candidates() -> Vec<(PathBuf, &'static str)> {
     let mut out = Vec::new();
     for var in ["CONTAINER_HOST", "DOCKER_HOST"] {
         if let Ok(v) = std::env::var(var) {
             if let Some(p) = v.strip_prefix("unix://") {
                 out.push((PathBuf::from(p), var));
+                return out;
             }
         }
     }
@@ -71,8 +74,11 @@ pub fn connect() -> Result<Client> {
             });
         }
     }
-    if let Some(c) = start_transient(&rt, &tried)? {
-        return Ok(c);
+    let explicit = tried.iter().any(|(_, why)| why.ends_with("_HOST"));
+    if !explicit {
+        if let Some(c) = start_transient(&rt, &tried)? {
+            return Ok(c);
+        }
     }
     let mut f = Failure::new(code::UNAVAILABLE, "Podman's API does not answer");
     for (p, why) in &tried {

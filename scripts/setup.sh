@@ -1,0 +1,290 @@
+#!/usr/bin/env bash
+# Host setup for tmpl and its tests: packages, libvirt + Podman daemons, libvirt default
+# network/pool, and the Podman workarounds some hosts need. Idempotent: a second run changes
+# nothing and takes a few seconds. Debian/Ubuntu (apt) only.
+#
+# Environment knobs:
+#   TMPL_SETUP_SKIP_PACKAGES=1   do not install packages (only check/start services)
+set -euo pipefail
+
+PODMAN_SOCK=/run/podman/podman.sock
+PODMAN_LOG=/var/log/tmpl-podman-service.log
+PODMAN_PIDFILE=/run/tmpl-podman-service.pid
+DROPIN_DIR=/etc/containers/containers.conf.d
+DROPIN=$DROPIN_DIR/50-tmpl.conf
+DROPIN_MARK="# Written by tmpl scripts/setup.sh"
+VIRSH=(virsh -q -c qemu:///system)
+
+T0=$(date +%s.%N)
+CHANGES=()
+say()  { printf 'setup: %s\n' "$*"; }
+change() { CHANGES+=("$*"); say "$*"; }
+die()  { printf 'setup: ERROR: %s\n' "$*" >&2; exit 1; }
+elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1fs", b-a}'; }
+
+# Bounded wait: wait_for SECONDS DESCRIPTION CMD...
+wait_for() {
+    local secs=$1; shift 2   # $2: description, for the reader
+    local end=$((SECONDS + secs))
+    until "$@" >/dev/null 2>&1; do
+        [ $SECONDS -lt $end ] || return 1
+        sleep 0.5
+    done
+}
+
+# ---------------------------------------------------------------------------------------------
+# 0. Privileges and platform
+# ---------------------------------------------------------------------------------------------
+if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then
+        say "not root, re-running with sudo"
+        exec sudo -E bash "$0" "$@"
+    fi
+    die "must run as root (sudo not found)"
+fi
+
+PACKAGES=(
+    qemu-utils qemu-system-x86 libvirt-daemon-system libvirt-clients
+    vagrant vagrant-libvirt podman runc ansible-core debootstrap iptables
+    xorriso extlinux syslinux-common openssh-client rsync ruby iproute2 dnsmasq-base
+    python3-venv curl procps fdisk e2fsprogs
+    zsh fish    # the completion scripts' tests load them in each shell
+)
+
+OS_ID=""; OS_LIKE=""; OS_CODENAME=""
+if [ -r /etc/os-release ]; then
+    # shellcheck disable=SC1091
+    . /etc/os-release
+    OS_ID=${ID:-}; OS_LIKE=${ID_LIKE:-}; OS_CODENAME=${VERSION_CODENAME:-}
+fi
+case " $OS_ID $OS_LIKE " in
+    *" debian "*|*" ubuntu "*) ;;
+    *) OS_ID=unsupported ;;
+esac
+if [ "$OS_ID" = unsupported ] || ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg-query >/dev/null 2>&1; then
+    cat >&2 <<EOF
+setup: ERROR: only Debian/Ubuntu hosts with apt are supported by this script.
+Install these by hand (names as in Debian), then start libvirtd, virtlogd and the Podman API
+socket (unix://$PODMAN_SOCK), and make sure the libvirt 'default' network and storage pool exist:
+  ${PACKAGES[*]}
+EOF
+    exit 1
+fi
+
+# ---------------------------------------------------------------------------------------------
+# 1. Packages
+# ---------------------------------------------------------------------------------------------
+step_t=$(date +%s.%N)
+missing=()
+for p in "${PACKAGES[@]}"; do
+    st=$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null || true)
+    [ "${st:0:2}" = "ii" ] || missing+=("$p")
+done
+if [ "${#missing[@]}" -eq 0 ]; then
+    say "packages: all ${#PACKAGES[@]} already installed"
+elif [ "${TMPL_SETUP_SKIP_PACKAGES:-0}" = 1 ]; then
+    die "packages missing and TMPL_SETUP_SKIP_PACKAGES=1: ${missing[*]}"
+else
+    say "packages: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    install=("${PACKAGES[@]}")
+    extra=()
+    if [ "$OS_CODENAME" = bookworm ]; then
+        # A newer qemu-utils (e.g. from backports) conflicts with bookworm's qemu-system-x86:
+        # take both from bookworm, downgrading qemu-utils if needed.
+        install=("${install[@]/#qemu-utils/qemu-utils/bookworm}")
+        extra=(--allow-downgrades)
+    fi
+    if ! apt-get update -q >/tmp/tmpl-setup-apt-update.log 2>&1; then
+        say "warning: apt-get update reported errors (see /tmp/tmpl-setup-apt-update.log); continuing"
+    fi
+    if ! apt-get install -y -q "${extra[@]}" -o Dpkg::Options::=--force-confold \
+            "${install[@]}" >/tmp/tmpl-setup-apt-install.log 2>&1; then
+        tail -n 30 /tmp/tmpl-setup-apt-install.log >&2
+        die "apt-get install failed (full log: /tmp/tmpl-setup-apt-install.log)"
+    fi
+    change "installed packages: ${missing[*]} ($(elapsed "$step_t"))"
+fi
+
+# ---------------------------------------------------------------------------------------------
+# 2. Podman configuration for hosts that need it (must precede starting the API service)
+# ---------------------------------------------------------------------------------------------
+# Podman (as root) asks the OCI runtime to set nofile/nproc to 1048576, which fails where the
+# hard limits are lower and cannot be raised; crun refuses hybrid cgroup v1/v2 hosts.
+podman_needs=()
+ulimit_lines=""
+if ! (ulimit -Hn 1048576) 2>/dev/null; then
+    hn=$(ulimit -Hn); hu=$(ulimit -Hu)
+    nofile=1024; [ "$hn" != unlimited ] && [ "$hn" -lt $nofile ] && nofile=$hn
+    nproc=4096;  [ "$hu" != unlimited ] && [ "$hu" -lt $nproc ] && nproc=$hu
+    ulimit_lines="default_ulimits = [\"nofile=$nofile:$nofile\", \"nproc=$nproc:$nproc\"]"
+    podman_needs+=("hard nofile limit $hn cannot be raised to Podman's default 1048576")
+fi
+cgroup_mode=unified
+if [ "$(stat -fc %T /sys/fs/cgroup 2>/dev/null)" != cgroup2fs ]; then
+    if [ -d /sys/fs/cgroup/unified ] && [ "$(stat -fc %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ]; then
+        cgroup_mode=hybrid
+    else
+        cgroup_mode=legacy
+    fi
+fi
+runtime_line=""
+if [ "$cgroup_mode" = hybrid ]; then
+    command -v runc >/dev/null || die "hybrid cgroups need runc, which is not installed"
+    runtime_line='runtime = "runc"'
+    podman_needs+=("cgroups are hybrid v1/v2, which crun refuses")
+fi
+
+want_dropin=""
+if [ "${#podman_needs[@]}" -gt 0 ]; then
+    want_dropin="$DROPIN_MARK: this host needs it because:"
+    for r in "${podman_needs[@]}"; do want_dropin+=$'\n'"#   - $r"; done
+    want_dropin+=$'\n'"[containers]"
+    [ -n "$ulimit_lines" ] && want_dropin+=$'\n'"$ulimit_lines"
+    want_dropin+=$'\n'"[engine]"
+    [ -n "$runtime_line" ] && want_dropin+=$'\n'"$runtime_line"
+fi
+
+podman_conf_changed=0
+if [ -n "$want_dropin" ]; then
+    if [ -e "$DROPIN" ] && ! head -n1 "$DROPIN" | grep -qF "$DROPIN_MARK"; then
+        die "$DROPIN exists and was not written by tmpl; not overwriting it. It should contain:
+$want_dropin"
+    fi
+    if [ "$(cat "$DROPIN" 2>/dev/null)" != "$want_dropin" ]; then
+        mkdir -p "$DROPIN_DIR"
+        printf '%s\n' "$want_dropin" >"$DROPIN.tmp" && mv "$DROPIN.tmp" "$DROPIN"
+        podman_conf_changed=1
+        change "wrote $DROPIN because $(IFS=';'; echo "${podman_needs[*]}")"
+    else
+        say "podman: $DROPIN up to date"
+    fi
+elif [ -e "$DROPIN" ] && head -n1 "$DROPIN" | grep -qF "$DROPIN_MARK"; then
+    rm -f "$DROPIN"
+    podman_conf_changed=1
+    change "removed $DROPIN (this host no longer needs it)"
+else
+    say "podman: host needs no configuration change"
+fi
+
+if [ -n "$runtime_line" ]; then
+    rt=$(podman info --format '{{.Host.OCIRuntime.Name}}' 2>/dev/null || true)
+    [ "$rt" = runc ] || die "podman still uses OCI runtime '$rt' after writing $DROPIN (does this Podman read containers.conf.d drop-ins? A CONTAINERS_CONF variable or /etc/containers/containers.conf may override it)"
+    say "podman: OCI runtime is runc"
+fi
+
+# ---------------------------------------------------------------------------------------------
+# 3. Daemons
+# ---------------------------------------------------------------------------------------------
+podman_ping() { curl -sf --max-time 2 --unix-socket "$PODMAN_SOCK" http://d/_ping 2>/dev/null | grep -q OK; }
+virsh_ok() { "${VIRSH[@]}" version >/dev/null 2>&1; }
+
+if [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ]; then
+    step_t=$(date +%s.%N)
+    if ! systemctl is-enabled -q libvirtd virtlogd podman.socket 2>/dev/null \
+       || ! systemctl is-active -q libvirtd virtlogd podman.socket 2>/dev/null; then
+        systemctl enable --now libvirtd virtlogd podman.socket
+        change "enabled and started libvirtd virtlogd podman.socket"
+    fi
+    [ "$podman_conf_changed" = 1 ] && systemctl try-restart podman.service 2>/dev/null || true
+    wait_for 60 libvirtd virsh_ok || die "libvirtd does not answer (virsh -c qemu:///system version)"
+    wait_for 30 podman podman_ping || die "Podman API does not answer on $PODMAN_SOCK"
+    say "daemons: libvirtd and Podman API answer ($(elapsed "$step_t"))"
+else
+    step_t=$(date +%s.%N)
+    if ! pgrep -x virtlogd >/dev/null; then
+        virtlogd -d
+        change "started virtlogd"
+    fi
+    if ! pgrep -x libvirtd >/dev/null; then
+        libvirtd -d
+        change "started libvirtd"
+    fi
+    wait_for 60 libvirtd virsh_ok || die "libvirtd does not answer (virsh -c qemu:///system version) after 60s"
+
+    # Restart the API service only if we started it and its config changed.
+    if [ "$podman_conf_changed" = 1 ] && [ -s "$PODMAN_PIDFILE" ]; then
+        oldpid=$(cat "$PODMAN_PIDFILE")
+        if kill -0 "$oldpid" 2>/dev/null && tr '\0' ' ' <"/proc/$oldpid/cmdline" 2>/dev/null | grep -q 'podman system service'; then
+            kill "$oldpid"; wait_for 10 stop sh -c "! kill -0 $oldpid" || true
+            change "stopped Podman API service (pid $oldpid) to reload its configuration"
+        fi
+        rm -f "$PODMAN_PIDFILE"
+    fi
+    our_service_alive() {
+        local pid; pid=$(cat "$PODMAN_PIDFILE" 2>/dev/null) || return 1
+        [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null &&
+            tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'podman system service'
+    }
+    if ! podman_ping; then
+        if ! our_service_alive; then
+            mkdir -p "$(dirname "$PODMAN_SOCK")"
+            [ -S "$PODMAN_SOCK" ] && rm -f "$PODMAN_SOCK"   # stale socket, nothing answers
+            setsid nohup podman system service --time=0 "unix://$PODMAN_SOCK" \
+                >"$PODMAN_LOG" 2>&1 </dev/null &
+            echo $! >"$PODMAN_PIDFILE"
+            change "started Podman API service on $PODMAN_SOCK (pid $!, log $PODMAN_LOG)"
+        fi
+        wait_for 30 podman podman_ping || { tail -n 20 "$PODMAN_LOG" >&2 || true; die "Podman API does not answer on $PODMAN_SOCK after 30s"; }
+    fi
+    say "daemons: libvirtd and Podman API answer ($(elapsed "$step_t"))"
+fi
+
+# ---------------------------------------------------------------------------------------------
+# 4. libvirt default network and storage pool
+# ---------------------------------------------------------------------------------------------
+if ! "${VIRSH[@]}" net-info default >/dev/null 2>&1; then
+    [ -r /usr/share/libvirt/networks/default.xml ] || die "no /usr/share/libvirt/networks/default.xml to define the default network from"
+    "${VIRSH[@]}" net-define /usr/share/libvirt/networks/default.xml >/dev/null
+    change "defined libvirt network 'default'"
+fi
+net_info=$("${VIRSH[@]}" net-info default)
+if ! grep -Eq '^Active:[[:space:]]+yes' <<<"$net_info"; then
+    "${VIRSH[@]}" net-start default >/dev/null || die "could not start libvirt network 'default'"
+    change "started libvirt network 'default'"
+fi
+if ! grep -Eq '^Autostart:[[:space:]]+yes' <<<"$net_info"; then
+    "${VIRSH[@]}" net-autostart default >/dev/null
+    change "set libvirt network 'default' to autostart"
+fi
+
+if ! "${VIRSH[@]}" pool-info default >/dev/null 2>&1; then
+    "${VIRSH[@]}" pool-define-as default dir --target /var/lib/libvirt/images >/dev/null
+    "${VIRSH[@]}" pool-build default >/dev/null 2>&1 || true
+    change "defined libvirt storage pool 'default' (/var/lib/libvirt/images)"
+fi
+pool_info=$("${VIRSH[@]}" pool-info default)
+if ! grep -Eq '^State:[[:space:]]+running' <<<"$pool_info"; then
+    "${VIRSH[@]}" pool-build default >/dev/null 2>&1 || true
+    "${VIRSH[@]}" pool-start default >/dev/null || die "could not start libvirt storage pool 'default'"
+    change "started libvirt storage pool 'default'"
+fi
+if ! grep -Eq '^Autostart:[[:space:]]+yes' <<<"$pool_info"; then
+    "${VIRSH[@]}" pool-autostart default >/dev/null
+    change "set libvirt storage pool 'default' to autostart"
+fi
+say "libvirt: network 'default' and pool 'default' active"
+
+# ---------------------------------------------------------------------------------------------
+# 5. Smoke test: Podman can run a container under this configuration (no image needed)
+# ---------------------------------------------------------------------------------------------
+smoke=$(mktemp -d /var/tmp/tmpl-setup-smoke.XXXXXX)
+trap 'rm -rf --one-file-system "$smoke"' EXIT
+mkdir -p "$smoke/bin"
+cp /bin/true "$smoke/bin/true"
+for lib in $(ldd /bin/true | grep -o '/[^ ]*'); do
+    mkdir -p "$smoke$(dirname "$lib")"; cp -L "$lib" "$smoke$lib"
+done
+if ! out=$(podman run --rm --network none --rootfs "$smoke" /bin/true 2>&1); then
+    printf '%s\n' "$out" >&2
+    die "podman cannot run a container on this host (see the error above)"
+fi
+say "podman: test container ran"
+
+# ---------------------------------------------------------------------------------------------
+say "summary: ${#CHANGES[@]} change(s) in $(elapsed "$T0")"
+for c in "${CHANGES[@]}"; do say "  - $c"; done
+say "  libvirt: $("${VIRSH[@]}" version 2>/dev/null | grep -i 'running hypervisor' | sed 's/.*: *//' || true)," \
+    "podman $(podman version --format '{{.Server.Version}}' 2>/dev/null || echo '?')" \
+    "($(podman info --format '{{.Host.OCIRuntime.Name}}' 2>/dev/null)), vagrant $(vagrant --version 2>/dev/null | awk '{print $2}')"
+say "  Podman API: unix://$PODMAN_SOCK (DOCKER_HOST=unix://$PODMAN_SOCK)"

@@ -1,0 +1,180 @@
+//! VMs end to end on real libvirt (software emulation here: TMPL_LIBVIRT_DRIVER=qemu) with
+//! the fixtures: the `tmpl-test/debian12` box and the cloud image. Few tests, each doing a
+//! lot, because a VM boot costs about a minute.
+
+mod common;
+use common::*;
+use std::time::{Duration, Instant};
+
+/// Two VMs in folders with the same name, up at the same time: one from the box (with
+/// forwarded port, fixed IP and a bridge with its own DHCP), one from the cloud image.
+#[test]
+fn box_and_cloud_image_lifecycles_side_by_side() {
+    let bridge = TestBridge::new("tmplbr-vm", "10.77.0", true);
+    let a = Project::new(
+        "twin",
+        &format!(
+            "INFRA_TYPE=vm\nMEMORY=1024\nCPUS=2\nDISK=6\nIMAGE={TEST_BOX}\nPORTS=18501:8000\nFIXED_IP=192.168.57.10\nNETWORK_TYPE=bridge\nBRIDGE={}\n",
+            bridge.name
+        ),
+    );
+    let b = Project::new(
+        "twin",
+        &format!(
+            "INFRA_TYPE=vm\nMEMORY=768\nCPUS=1\nDISK=5\nIMAGE={}\n",
+            cloud_image().display()
+        ),
+    );
+    assert_eq!(a.code(&["status"]), 4);
+
+    let t = Instant::now();
+    a.ok(&["up"]);
+    eprintln!("box up from nothing: {:.1}s", t.elapsed().as_secs_f64());
+    let sa = a.status();
+    let domain_a = sa["domain"].as_str().unwrap().to_owned();
+    assert!(domain_a.starts_with("tmpl-twin-"));
+    assert!(sa["vagrant_cwd"]
+        .as_str()
+        .unwrap()
+        .contains(sa["slug"].as_str().unwrap()));
+
+    // resources as asked: memory and vCPUs of the domain, nproc and disk inside
+    let info = host_ok("virsh", &["-c", "qemu:///system", "dominfo", &domain_a]);
+    assert!(
+        info.lines()
+            .any(|l| l.starts_with("Max memory:") && l.contains("1048576 KiB")),
+        "{info}"
+    );
+    assert!(
+        info.lines()
+            .any(|l| l.starts_with("CPU(s):") && l.trim().ends_with('2')),
+        "{info}"
+    );
+    assert_eq!(a.sh("nproc"), "2");
+    let mem_kib: u64 = a
+        .sh("awk '/MemTotal/ {print $2}' /proc/meminfo")
+        .parse()
+        .unwrap();
+    assert!(
+        mem_kib > 900 * 1024 && mem_kib <= 1024 * 1024,
+        "MemTotal {mem_kib} KiB"
+    );
+    let root_bytes: u64 = a
+        .sh("df -B1 --output=size / | tail -n1")
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        root_bytes > 5 * (1 << 30),
+        "root filesystem grown to DISK=6: {root_bytes}"
+    );
+
+    // networks: fixed IP, the test bridge's DHCP, a forwarded port on 127.0.0.1
+    let addrs = a.sh("ip -4 -o addr");
+    assert!(addrs.contains("192.168.57.10/24"), "{addrs}");
+    assert!(
+        addrs.contains("10.77.0."),
+        "bridge address from the test's DHCP: {addrs}"
+    );
+    a.ok(&["ssh", "--", "sh", "-c", "cd /tmp && echo vm-says-hi > index.html && (setsid python3 -m http.server 8000 >/dev/null 2>&1 &)"]);
+    let body =
+        eventually(Duration::from_secs(20), || http_get(18501)).expect("forwarded port answers");
+    assert!(body.contains("vm-says-hi"));
+    assert_eq!(a.code(&["ssh", "--", "sh", "-c", "exit 7"]), 7);
+    assert_eq!(a.sh("echo $((6*7))"), "42");
+
+    // already running: answered from libvirt, no Vagrant
+    let t = Instant::now();
+    a.ok(&["up"]);
+    assert!(
+        t.elapsed() < Duration::from_secs(1),
+        "up on a running VM took {:?}",
+        t.elapsed()
+    );
+
+    // the cloud image, at the same time, in a folder with the same name
+    let t = Instant::now();
+    b.ok(&["up"]);
+    eprintln!(
+        "cloud image up from nothing: {:.1}s",
+        t.elapsed().as_secs_f64()
+    );
+    assert_ne!(a.slug(), b.slug());
+    assert_eq!(b.sh("id -un"), "tmpl");
+    assert_eq!(b.sh("hostname"), "twin");
+    let key_comment = format!("tmpl-{}", b.slug());
+    assert!(
+        b.sh("cat ~/.ssh/authorized_keys").contains(&key_comment),
+        "logs in with the project's own key"
+    );
+    assert!(!b
+        .sh("cat ~/.ssh/authorized_keys")
+        .contains("vagrant insecure"));
+    let root_b: u64 = b
+        .sh("df -B1 --output=size / | tail -n1")
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        root_b > 4 * (1 << 30),
+        "cloud-init grew the root filesystem: {root_b}"
+    );
+    assert_eq!(a.code(&["status"]), 0, "A still running");
+
+    // stop keeps data; up starts it again
+    a.sh("echo kept > ~/marker && sync");
+    let t = Instant::now();
+    a.ok(&["stop"]);
+    eprintln!("box stop: {:.1}s", t.elapsed().as_secs_f64());
+    assert_eq!(a.code(&["status"]), 3);
+    let t = Instant::now();
+    a.ok(&["up"]);
+    eprintln!("box up from stopped: {:.1}s", t.elapsed().as_secs_f64());
+    assert_eq!(a.sh("cat ~/marker"), "kept");
+
+    // rm: nothing of A left, B untouched
+    let slug_a = a.slug();
+    let t = Instant::now();
+    a.ok(&["rm", "-f"]);
+    eprintln!("box rm: {:.1}s", t.elapsed().as_secs_f64());
+    assert!(
+        libvirt_leftovers(&slug_a).is_empty(),
+        "{:?}",
+        libvirt_leftovers(&slug_a)
+    );
+    assert_eq!(b.code(&["status"]), 0, "B still running after A is removed");
+    let slug_b = b.slug();
+    b.ok(&["rm", "-f"]);
+    assert!(
+        libvirt_leftovers(&slug_b).is_empty(),
+        "{:?}",
+        libvirt_leftovers(&slug_b)
+    );
+    assert!(
+        !std::path::Path::new(&format!("/var/lib/libvirt/images/tmpl-{slug_b}-seed.iso")).exists()
+    );
+    drop(bridge);
+}
+
+#[test]
+fn invalid_env_creates_no_vm() {
+    let p = Project::new(
+        "badvm",
+        &format!("INFRA_TYPE=vm\nMEMORY=1024\nCPUS=two\nDISK=5\nIMAGE={TEST_BOX}\n"),
+    );
+    assert_eq!(p.code(&["up"]), 78);
+    assert!(libvirt_leftovers("tmpl-badvm-").is_empty());
+    assert!(!p.xdg().join("state/tmpl").exists());
+}
+
+#[test]
+fn a_missing_image_is_a_clear_error_before_anything_is_made() {
+    let p = Project::new(
+        "noimage",
+        "INFRA_TYPE=vm\nMEMORY=512\nCPUS=1\nDISK=5\nIMAGE=./nope.qcow2\n",
+    );
+    let out = p.run(&["up"]);
+    assert_eq!(out.status.code(), Some(78));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
+    assert!(libvirt_leftovers("tmpl-noimage-").is_empty());
+}
