@@ -27,8 +27,6 @@ pub mod code {
     pub const PROVISION_FAILED: u8 = 10;
     /// A host dependency is missing or unreachable (`tmpl doctor` says which).
     pub const UNAVAILABLE: u8 = 69;
-    /// Not available in this version of tmpl.
-    pub const NOT_IMPLEMENTED: u8 = 70;
     /// Interrupted by Ctrl+C or SIGTERM (128 + SIGINT, as shells report it).
     pub const INTERRUPTED: u8 = 130;
     /// Another tmpl holds the project's lock.
