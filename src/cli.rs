@@ -68,6 +68,8 @@ pub enum Command {
     Vagrant(VagrantArgs),
     /// Remove leftovers: guests, volumes, networks and files whose project is gone
     Gc(GcArgs),
+    /// Approve the project's changed `.env` and provisioning file (trust on first use)
+    Trust,
     /// Check that this host has what tmpl needs, and say how to fix what is missing
     Doctor(JsonArgs),
     /// Print an OpenSSH `Host` block for the project

@@ -29,6 +29,8 @@ pub mod code {
     pub const UNAVAILABLE: u8 = 69;
     /// Interrupted by Ctrl+C or SIGTERM (128 + SIGINT, as shells report it).
     pub const INTERRUPTED: u8 = 130;
+    /// The project's `.env` or provisioning file changed since it was trusted (`EX_NOPERM`).
+    pub const UNTRUSTED: u8 = 77;
     /// Another tmpl holds the project's lock.
     pub const LOCKED: u8 = 75;
     /// Invalid or missing settings (`EX_CONFIG`).

@@ -23,6 +23,7 @@ pub mod render;
 pub mod ssh;
 pub mod state;
 pub mod timing;
+pub mod trust;
 pub mod ui;
 
 use clap::Parser;

@@ -179,7 +179,7 @@ impl Cmd {
                     let line = String::from_utf8_lossy(&buf);
                     let line = line.trim_end();
                     if !ui::quiet() {
-                        eprintln!("    {line}");
+                        eprintln!("{}    {line}", ui::elapsed_prefix());
                     }
                     each(line);
                 }

@@ -10,12 +10,27 @@ static QUIET: AtomicBool = AtomicBool::new(false);
 static VERBOSE: AtomicBool = AtomicBool::new(false);
 
 pub fn init(quiet: bool, verbose: bool) {
+    START.get_or_init(Instant::now);
     QUIET.store(quiet, Ordering::Relaxed);
     VERBOSE.store(verbose, Ordering::Relaxed);
     if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
         console::set_colors_enabled(false);
         console::set_colors_enabled_stderr(false);
     }
+}
+
+static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+static TTY: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
+/// `[  42s] ` on a terminal, so a long `up` shows it is alive and how long it has taken;
+/// nothing when stderr is a file or a pipe (logs stay plain and diffable).
+pub fn elapsed_prefix() -> String {
+    let tty = *TTY.get_or_init(|| std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    if !tty {
+        return String::new();
+    }
+    let secs = START.get_or_init(Instant::now).elapsed().as_secs();
+    Ui.dim(&format!("[{secs:>4}s] "))
 }
 
 pub fn quiet() -> bool {
@@ -77,7 +92,7 @@ impl Step {
     pub fn start(label: impl Into<String>) -> Step {
         let label = label.into();
         if !quiet() {
-            eprintln!("{} {label}", Ui.cyan_bold("==>"));
+            eprintln!("{}{} {label}", elapsed_prefix(), Ui.cyan_bold("==>"));
         }
         Step {
             label,

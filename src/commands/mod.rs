@@ -13,6 +13,7 @@ mod ssh_config;
 mod stats;
 mod status;
 mod stop;
+mod trust;
 mod up;
 mod vagrant;
 mod validate;
@@ -41,6 +42,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::Stats(a) => stats::run(&ctx, &a),
         Command::Vagrant(a) => vagrant::run(&ctx, &a),
         Command::Gc(a) => gc::run(&ctx, &a),
+        Command::Trust => trust::run(&ctx),
         Command::Doctor(a) => doctor::run(&ctx, &a),
         Command::SshConfig(a) => ssh_config::run(&ctx, &a),
     }
