@@ -23,7 +23,7 @@ test: setup fixtures lint
 
 ## Unit tests and trycmd cases only: no VM, no container, no daemons.
 test-fast:
-	$(CARGO) test --lib --test cli --test readme
+	$(CARGO) test --lib --test cli --test cli_parse --test readme
 
 ## End-to-end tests only (real Podman, real libvirt + Vagrant).
 e2e: setup fixtures
@@ -53,6 +53,10 @@ demo: setup fixtures release
 
 bench: setup fixtures release
 	bash scripts/bench.sh
+
+## Manual pages (tmpl.1 and one per subcommand) into target/man: `man -l target/man/tmpl.1`.
+man: release
+	$(TMPL) man --out target/man
 
 ## Manual pages (tmpl.1 and one per subcommand) into target/man: `man -l target/man/tmpl.1`.
 man: release

@@ -28,6 +28,8 @@ VM_PKGS=(linux-image-cloud-amd64 systemd-sysv udev dbus systemd-resolved
 CLOUD_PKGS=(cloud-init)
 # the container image only: SESSION=tmux is tested in containers, and guests cannot download
 IMAGE_PKGS=(tmux)
+# the container image only: SESSION=tmux is tested in containers, and guests cannot download
+IMAGE_PKGS=(tmux)
 
 say() { printf 'fixtures: %s\n' "$*"; }
 die() { printf 'fixtures: ERROR: %s\n' "$*" >&2; exit 1; }
@@ -403,7 +405,7 @@ main() {
     local k_base k_vm k_image k_box k_cloud
     k_base=$(hashof base-v1 "$SUITE" "${BASE_PKGS[*]}" "$(fns build_base tar_rootfs)")
     k_vm=$(hashof vm-v1 "$k_base" "${VM_PKGS[*]}" "$(fns build_vm_rootfs)" "$common")
-    k_image=$(hashof image-v1 "$k_base" "$IMAGE" "$(fns build_image strip_rootfs untar_rootfs)")
+    k_image=$(hashof image-v1 "$k_base" "$IMAGE" "${IMAGE_PKGS[*]}" "$(fns build_image strip_rootfs untar_rootfs chroot_begin chroot_end in_root apt_in_root)")
     k_box=$(hashof box-v1 "$k_vm" "$BOX" "$DISK_GIB" "$(cat "$VAGRANT_PUB")" \
         "$(fns build_box make_disk customize_box remove_stale_box_volumes)" "$common")
     k_cloud=$(hashof cloud-v1 "$k_vm" "$DISK_GIB" "${CLOUD_PKGS[*]}" "$(fns build_cloud make_disk customize_cloud)" "$common")
