@@ -58,9 +58,5 @@ bench: setup fixtures release
 man: release
 	$(TMPL) man --out target/man
 
-## Manual pages (tmpl.1 and one per subcommand) into target/man: `man -l target/man/tmpl.1`.
-man: release
-	$(TMPL) man --out target/man
-
 clean:
 	$(CARGO) clean

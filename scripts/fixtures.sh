@@ -28,8 +28,6 @@ VM_PKGS=(linux-image-cloud-amd64 systemd-sysv udev dbus systemd-resolved
 CLOUD_PKGS=(cloud-init)
 # the container image only: SESSION=tmux is tested in containers, and guests cannot download
 IMAGE_PKGS=(tmux)
-# the container image only: SESSION=tmux is tested in containers, and guests cannot download
-IMAGE_PKGS=(tmux)
 
 say() { printf 'fixtures: %s\n' "$*"; }
 die() { printf 'fixtures: ERROR: %s\n' "$*" >&2; exit 1; }
