@@ -191,7 +191,7 @@ fn pool_space() -> Result<String, (String, String)> {
     }
 }
 
-pub fn checks(vm: bool, container: bool, ansible: bool) -> Vec<Check> {
+pub fn checks(vm: bool, container: bool, ansible: bool, sync: bool) -> Vec<Check> {
     let mut out = Vec::new();
     if vm {
         out.push(check(
@@ -218,6 +218,13 @@ pub fn checks(vm: bool, container: bool, ansible: bool) -> Vec<Check> {
             true,
             program("xorriso", "xorriso", &["-version"]),
         ));
+        let virtiofsd = crate::backend::vagrant::virtiofs::find()
+            .map(|p| format!("{} (shares the project folder, SYNC)", p.display()))
+            .ok_or((
+                "no virtiofsd: VMs cannot share the project folder".into(),
+                format!("{APT} virtiofsd (Debian 12: qemu-system-common), or SYNC=none in .env"),
+            ));
+        out.push(check("virtiofsd", sync, virtiofsd));
         out.push(check("image pool space", true, pool_space()));
     }
     if container {
@@ -242,7 +249,7 @@ pub fn run(ctx: &Ctx, args: &JsonArgs) -> Result<u8> {
         .project()
         .ok()
         .and_then(|p| crate::config::validate(&p.env, &p.dir, false).ok());
-    let (vm, container, ansible) = match &loaded {
+    let (vm, container, ansible, sync) = match &loaded {
         Some((c, _)) => {
             let playbook = c
                 .provision
@@ -252,11 +259,12 @@ pub fn run(ctx: &Ctx, args: &JsonArgs) -> Result<u8> {
                 c.infra_type == InfraType::Vm,
                 c.infra_type == InfraType::Container,
                 playbook,
+                c.sync.is_some(),
             )
         }
-        None => (true, true, true),
+        None => (true, true, true, true),
     };
-    let results = checks(vm, container, ansible);
+    let results = checks(vm, container, ansible, sync);
     let healthy = results.iter().all(|c| c.ok || !c.required);
     let leftovers = crate::leftovers::find(&ctx.dirs.state);
     if args.json {
