@@ -137,3 +137,27 @@ fn same_folder_name_in_two_places_coexist() {
     );
     assert_eq!(b.sh("cat /root/who"), "b");
 }
+
+#[test]
+fn changed_settings_are_refused_until_trusted() {
+    let p = Project::new("trusty", &env("SECRET_TOKEN=abc\n"));
+    p.ok(&["up"]);
+    // an agent in the guest (or anyone) widens the guest's reach and edits a secret
+    std::fs::write(
+        p.dir.join(".env"),
+        env("SECRET_TOKEN=xyz\nPORTS=0.0.0.0:18432:22\n"),
+    )
+    .unwrap();
+    let out = p.run(&["up"]);
+    assert_eq!(out.status.code(), Some(77), "refused without a terminal");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("PORTS=0.0.0.0:18432:22 (new)"), "{err}");
+    assert!(
+        err.contains("SECRET_TOKEN (value changed)") && !err.contains("xyz"),
+        "secrets are not shown: {err}"
+    );
+    assert!(err.contains("tmpl trust"));
+    p.ok(&["trust"]);
+    p.ok(&["up"]);
+    assert_eq!(p.code(&["status"]), 0);
+}

@@ -17,6 +17,7 @@ const SSH_TIMEOUT: Duration = Duration::from_secs(300);
 pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<u8> {
     let loaded = ctx.load()?;
     let _lock = ctx.lock(&loaded)?;
+    crate::trust::check(&loaded, "up")?;
     let backend = backend::for_project(&loaded)?;
     let mut phases = Phases::new("up");
     let state = backend.live()?.state;
@@ -77,6 +78,10 @@ pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<u8> {
             return Err(e);
         }
     };
+    if crate::trust::load(&loaded).is_none() {
+        // trust on first use: what the first successful `up` ran with
+        crate::trust::record(&loaded)?;
+    }
     ui::info(format!(
         "{} {what}: `tmpl ssh` opens a shell",
         loaded.id.name
