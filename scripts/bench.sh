@@ -21,16 +21,19 @@ printf 'INFRA_TYPE=container\nMEMORY=512\nCPUS=1\nDISK=2\nIMAGE=localhost/tmpl-t
 cleanup() {
   "$tmpl" -q -C "$vm" rm -f >/dev/null 2>&1 || true
   "$tmpl" -q -C "$ct" rm -f >/dev/null 2>&1 || true
-  podman rm -f tmpl-bench-podman-run >/dev/null 2>&1 || true
+  podman rm -f -t 0 tmpl-bench-podman-run >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-# median wall time in ms of running "$@" $runs times (output discarded)
+# median wall time in ms of running "$@" $runs times (output discarded); $prep, when set,
+# runs untimed before each run
+prep=:
 median() {
   local t=()
   for _ in $(seq "$runs"); do
     local s e
+    $prep >/dev/null 2>&1 || true
     s=$(date +%s%N)
     "$@" >/dev/null 2>&1 </dev/null || true
     e=$(date +%s%N)
@@ -40,7 +43,7 @@ median() {
 }
 rows=()
 row() { # label, tmpl ms, other label, other ms
-  rows+=("| $1 | $2 ms | $3 | $4 ms | $(awk -v a="$4" -v b="$2" 'BEGIN {printf "%.1f×", a/b}') |")
+  rows+=("| $1 | $2 ms | $3 | $4 ms | $(awk -v a="$4" -v b="$2" 'BEGIN {printf "%.1f× / %.2f×", a/b, b/a}') |")
 }
 
 echo "bringing up a VM and a container (a VM boot takes a minute or more under emulation)..." >&2
@@ -62,17 +65,18 @@ row "VM: \`tmpl ssh -- true\`" "$(median "$tmpl" -C "$vm" ssh -- true)" "plain \
 row "VM: \`tmpl up\` (running)" "$(median "$tmpl" -C "$vm" up)" "\`vagrant up\` (running)" "$(median "${vagrant_env[@]}" vagrant up --no-provision)"
 row "container: \`tmpl ssh -- true\`" "$(median "$tmpl" -C "$ct" ssh -- true)" "plain \`ssh -F config host true\`" "$(median ssh -F "$ccfg" "tmpl-$cslug" true)"
 row "container: \`tmpl status\`" "$(median "$tmpl" -C "$ct" status)" "\`podman inspect\`" "$(median podman inspect "tmpl-$cslug")"
-# container creation: tmpl up from nothing (image present) vs podman run -d of the same image
-up_ct() { "$tmpl" -q -C "$ct" rm -f && "$tmpl" -q -C "$ct" up; }
-rm_ct() { "$tmpl" -q -C "$ct" rm -f; }
-t_up=$(median up_ct)
-run_ct() { podman rm -f tmpl-bench-podman-run && podman run -d --name tmpl-bench-podman-run localhost/tmpl-test/debian12 sleep 600; }
-t_run=$(median run_ct)
-rows+=("| container: \`rm\` + \`tmpl up\` (image present, SSH ready) | $t_up ms | \`podman rm\` + \`podman run -d\` | $t_run ms | $(awk -v a="$t_run" -v b="$t_up" 'BEGIN {printf "%.1f×", a/b}') |")
+# container creation from nothing, image present: tmpl up (created, started, SSH answering)
+# vs podman run -d (started); removal happens untimed before each run
+prep="$tmpl -q -C $ct rm -f"
+t_up=$(median "$tmpl" -q -C "$ct" up)
+prep="podman rm -f -t 0 tmpl-bench-podman-run"
+t_run=$(median podman run -d --name tmpl-bench-podman-run localhost/tmpl-test/debian12 sleep 600)
+prep=:
+row "container: \`tmpl up\` from nothing (image present, SSH ready)" "$t_up" "\`podman run -d\`" "$t_run"
 
 echo
 echo "Machine: $(nproc) CPUs, $(free -g | awk '/Mem:/ {print $2}') GiB, $(. /etc/os-release; echo "$PRETTY_NAME"), libvirt driver ${TMPL_LIBVIRT_DRIVER}; median of $runs runs"
 echo
-echo "| tmpl | median | compared with | median | speed-up |"
+echo "| tmpl | median | compared with | median | other ÷ tmpl / tmpl ÷ other |"
 echo "|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"

@@ -167,17 +167,24 @@ impl Access {
     /// The `ssh` command that runs `command` in the guest (a login shell when empty), each
     /// argument quoted for the remote shell so it arrives exactly as given.
     pub fn command(&self, command: &[String], tty: bool) -> Cmd {
+        let remote: Vec<String> = command.iter().map(|a| shell_quote(a)).collect();
+        self.command_line(&remote.join(" "), tty)
+    }
+
+    /// The `ssh` command that hands `line` (already quoted; empty: a login shell) to the
+    /// guest's login shell.
+    pub fn command_line(&self, line: &str, tty: bool) -> Cmd {
         self.ensure_master();
-        let mut cmd = self
+        let cmd = self
             .base()
             .args(["-o", "ControlMaster=no"])
             .arg(if tty { "-t" } else { "-T" })
             .arg(&self.alias);
-        if !command.is_empty() {
-            let remote: Vec<String> = command.iter().map(|a| shell_quote(a)).collect();
-            cmd = cmd.arg("--").arg(remote.join(" "));
+        if line.is_empty() {
+            cmd
+        } else {
+            cmd.arg("--").arg(line)
         }
-        cmd
     }
 
     /// Waits until the guest accepts a login, up to `timeout`.

@@ -23,10 +23,10 @@ pub fn run(ctx: &Ctx, args: &SshArgs) -> Result<u8> {
     let tty = args.command.is_empty()
         || (std::io::stdin().is_terminal() && std::io::stdout().is_terminal());
     let remote =
-        crate::login::remote_argv(&loaded.config, &loaded.id.name, &ctx.cwd, &args.command);
+        crate::login::remote_line(&loaded.config, &loaded.id.name, &ctx.cwd, &args.command);
     let cached = access.cached_endpoint();
     if cached.is_some() {
-        let code = access.command(&remote, tty).interactive()?;
+        let code = access.command_line(&remote, tty).interactive()?;
         if code != SSH_FAILED {
             return Ok(code as u8);
         }
@@ -63,5 +63,5 @@ pub fn run(ctx: &Ctx, args: &SshArgs) -> Result<u8> {
         return Ok(SSH_FAILED as u8);
     }
     access.write_config(&endpoint)?;
-    Ok(access.command(&remote, tty).interactive()? as u8)
+    Ok(access.command_line(&remote, tty).interactive()? as u8)
 }
