@@ -189,6 +189,23 @@ impl Cmd {
         Ok(reader.try_wait()?.and_then(|o| o.status.code()))
     }
 
+    /// Replaces tmpl with the command (attached to tmpl's terminal); returns only on failure.
+    pub fn exec(&self) -> anyhow::Error {
+        use std::os::unix::process::CommandExt;
+        if ui::verbose() {
+            eprintln!("{}", ui::Ui::stderr().dim(&format!("+ {}", self.display())));
+        }
+        let mut c = std::process::Command::new(&self.program);
+        c.args(&self.args);
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        if let Some(d) = &self.dir {
+            c.current_dir(d);
+        }
+        self.spawn_error(c.exec())
+    }
+
     /// Runs attached to the terminal (stdin, stdout and stderr are tmpl's) and returns its
     /// exit code.
     pub fn interactive(&self) -> Result<i32> {

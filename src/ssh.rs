@@ -132,6 +132,11 @@ impl Access {
         Cmd::new("ssh").arg("-F").arg(self.config())
     }
 
+    /// Is a shared connection listening on the control socket?
+    pub fn master_alive(&self) -> bool {
+        std::os::unix::net::UnixStream::connect(self.control_path()).is_ok()
+    }
+
     pub fn close_master(&self) {
         if self.control_path().exists() {
             let _ = self.base().args(["-O", "exit"]).arg(&self.alias).output();

@@ -25,6 +25,11 @@ pub fn run(ctx: &Ctx, args: &SshArgs) -> Result<u8> {
     let remote =
         crate::login::remote_line(&loaded.config, &loaded.id.name, &ctx.cwd, &args.command);
     let cached = access.cached_endpoint();
+    if cached.is_some() && access.master_alive() {
+        // The shared connection is up, so the cached address is the live guest: become ssh
+        // (no fork, no waiting; exit code and signals are ssh's own).
+        return Err(access.command_line(&remote, tty).exec());
+    }
     if cached.is_some() {
         let code = access.command_line(&remote, tty).interactive()?;
         if code != SSH_FAILED {
