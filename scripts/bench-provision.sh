@@ -9,6 +9,7 @@
 # tmpl's files are never changed. Everything is removed at the end.
 #
 #   N=7 scripts/bench-provision.sh          TMPL=target/debug/tmpl scripts/bench-provision.sh
+#   TMPL_LIBVIRT_DRIVER=qemu scripts/bench-provision.sh   (where KVM is present but broken)
 set -euo pipefail
 
 N=${N:-5}
@@ -37,14 +38,13 @@ echo "- ansible.builtin.import_playbook: $ROOT/ansible/test-fixture.yml" > "$P/p
 say() { printf 'bench-provision: %s\n' "$*" >&2; }
 now() { date +%s.%N; }
 median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-# times "$@" N times (output discarded, failure fatal); prints the median in seconds
+# one timed run of "$@" (output discarded, failure fatal), appended to the file $1
 timed() {
-    local i t0
-    for ((i = 0; i < N; i++)); do
-        t0=$(now)
-        "$@" >/dev/null 2>&1 || { say "failed: $*"; "$@"; exit 1; }
-        awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.2f\n", b - a }'
-    done | median
+    local out=$1 t0
+    shift
+    t0=$(now)
+    "$@" >/dev/null 2>&1 || { say "failed: $*"; "$@"; exit 1; }
+    awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.2f\n", b - a }' >> "$out"
 }
 
 say "creating the VM and provisioning it once (about two minutes under emulation)"
@@ -75,12 +75,14 @@ vagrant_provision() {
 }
 vagrant_provision >/dev/null    # warm, and proof that it works
 
-say "timing $N runs of each"
-t_tmpl=$(timed "$TMPL" -q -C "$P" provision)
-t_vagrant=$(timed vagrant_provision)
-t_ansible=$(timed env ANSIBLE_PIPELINING=False "$TMPL" -q -C "$P" provision)
+say "timing $N rounds (each round runs the three one after the other, so load shifts hit all)"
+for ((i = 0; i < N; i++)); do
+    timed "$WORK/t-tmpl" "$TMPL" -q -C "$P" provision
+    timed "$WORK/t-vagrant" vagrant_provision
+    timed "$WORK/t-nopipe" env ANSIBLE_PIPELINING=False "$TMPL" -q -C "$P" provision
+done
 
-printf '%-52s %s\n' "no-op reprovision, median of $N (seconds)" "" \
-    "tmpl provision" "$t_tmpl" \
-    "vagrant provision (ansible provisioner)" "$t_vagrant" \
-    "tmpl provision, ANSIBLE_PIPELINING=False" "$t_ansible"
+printf '%-44s %8s   %s\n' "no-op reprovision (seconds)" "median" "all runs" \
+    "tmpl provision" "$(median < "$WORK/t-tmpl")" "$(paste -sd' ' "$WORK/t-tmpl")" \
+    "vagrant provision (ansible provisioner)" "$(median < "$WORK/t-vagrant")" "$(paste -sd' ' "$WORK/t-vagrant")" \
+    "tmpl provision, ANSIBLE_PIPELINING=False" "$(median < "$WORK/t-nopipe")" "$(paste -sd' ' "$WORK/t-nopipe")"

@@ -181,6 +181,7 @@ fn a_failing_playbook_exits_10_leaves_the_guest_running_and_up_retries() {
         ".env",
         &container_env("PROVISION_SCRIPT=provision.yml\nCOUNT_RUNS=yes\n"),
     );
+    p.ok(&["trust"]);
     let (code, err) = stderr_of(&p, &["up"]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(runs(&p), 3);
@@ -230,15 +231,18 @@ fn scripts_run_in_the_guest_as_root_and_name_the_failing_line() {
     assert!(err.contains("(the last run failed)"), "up retries: {err}");
 
     // the shebang picks the interpreter; no shebang means /bin/sh
-    p.write(".env", &container_env("PROVISION_SCRIPT=setup.py\n"));
+    // (each change of .env is approved with `tmpl trust`, as a user would)
     p.write(
         "setup.py",
         "#!/usr/bin/python3\nimport os\nopen('/root/py-ran', 'w').write(str(os.getuid()))\n",
     );
+    p.write(".env", &container_env("PROVISION_SCRIPT=setup.py\n"));
+    p.ok(&["trust"]);
     p.ok(&["provision"]);
     assert_eq!(p.sh("cat /root/py-ran"), "0");
-    p.write(".env", &container_env("PROVISION_SCRIPT=setup\n"));
     p.write("setup", "echo \"$0\" > /root/sh-ran\nexit 4\n");
+    p.write(".env", &container_env("PROVISION_SCRIPT=setup\n"));
+    p.ok(&["trust"]);
     let (code, err) = stderr_of(&p, &["provision"]);
     assert_eq!(code, 10, "{err}");
     assert!(
@@ -350,6 +354,7 @@ fn a_vm_is_provisioned_through_sudo_like_a_container() {
     assert_eq!(p.sh("id -un"), "vagrant");
 
     p.write(".env", &env("PROVISION_SCRIPT=provision.yml\n"));
+    p.ok(&["trust"]);
     let (code, err) = stderr_of(&p, &["up"]);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("(the last run failed)"), "{err}");
@@ -376,6 +381,7 @@ fn a_vm_is_provisioned_through_sudo_like_a_container() {
     assert_eq!(sudo_sh("wc -l < /var/lib/tmpl-test/runs"), "3");
 
     p.write(".env", &env("PROVISION_SCRIPT=setup.sh\n"));
+    p.ok(&["trust"]);
     p.ok(&["provision"]);
     assert_eq!(
         sudo_sh("cat /root/script-uid"),

@@ -22,6 +22,8 @@ pub fn run(ctx: &Ctx) -> Result<u8> {
         .into());
     };
     let _lock = ctx.lock(&loaded)?;
+    // a changed playbook or .env runs code on the host: approved first (see `trust`)
+    crate::trust::check(&loaded, "provision")?;
     let backend = backend::for_project(&loaded)?;
     let live = backend.live()?;
     let name = &loaded.id.name;
@@ -58,6 +60,7 @@ pub fn run(ctx: &Ctx) -> Result<u8> {
         access: &access,
         endpoint: &endpoint,
     };
+    crate::interrupt::install();
     let mut phases = Phases::new("provision");
     let result = phases.run("provision", &provision::label(&script, None), || {
         provision::run(&target, &script)
@@ -73,6 +76,9 @@ pub fn run(ctx: &Ctx) -> Result<u8> {
         },
     );
     result?;
+    if crate::trust::load(&loaded).is_none() {
+        crate::trust::record(&loaded)?;
+    }
     ui::info(format!("{name} provisioned"));
     ui::info(phases.summary());
     Ok(code::OK)
