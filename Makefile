@@ -19,7 +19,7 @@ release:
 ## TMPL_FAULT_DAEMONS=1 lets the fault suite stop and restart the host's libvirtd and Podman
 ## service: tests run one at a time here, so nothing else is using them meanwhile.
 test: setup fixtures lint
-	TMPL_FAULT_DAEMONS=1 $(CARGO) test --all-targets -- --test-threads=1
+	TMPL_FAULT_DAEMONS=1 $(CARGO) test --no-fail-fast --all-targets -- --test-threads=1
 
 ## Unit tests and trycmd cases only: no VM, no container, no daemons.
 test-fast:

@@ -161,3 +161,46 @@ fn changed_settings_are_refused_until_trusted() {
     p.ok(&["up"]);
     assert_eq!(p.code(&["status"]), 0);
 }
+
+/// `NETWORK_TYPE=bridge`: the container joins a bridge the test makes (never the machine's
+/// real interface) through macvlan, and stays reachable over SSH on its published port.
+#[test]
+fn bridge_mode_puts_the_container_on_the_bridge() {
+    let bridge = TestBridge::new("tmplbr-ct", "10.78.0", false);
+    let p = Project::new(
+        "bridged",
+        &env(&format!(
+            "NETWORK_TYPE=bridge\nBRIDGE={}\nFIXED_IP=10.78.0.50\n",
+            bridge.name
+        )),
+    );
+    p.ok(&["up"]);
+    let addrs = p.sh("ip -4 -o addr");
+    assert!(addrs.contains("10.78.0.50/24"), "on the bridge: {addrs}");
+    assert!(
+        addrs.contains("10.88."),
+        "and on Podman's default network for SSH: {addrs}"
+    );
+    let slug = p.slug();
+    let net: serde_json::Value = serde_json::from_str(&host_ok(
+        "podman",
+        &["network", "inspect", &format!("tmpl-{slug}")],
+    ))
+    .unwrap();
+    assert_eq!(net[0]["driver"], "macvlan");
+    assert_eq!(net[0]["network_interface"], "tmplbr-ct");
+
+    // without FIXED_IP, the address comes from the bridge's own subnet
+    let q = Project::new(
+        "bridged2",
+        &env(&format!("NETWORK_TYPE=bridge\nBRIDGE={}\n", bridge.name)),
+    );
+    q.ok(&["up"]);
+    assert!(q.sh("ip -4 -o addr").contains("10.78.0."));
+
+    p.ok(&["rm", "-f"]);
+    q.ok(&["rm", "-f"]);
+    let nets = host_ok("podman", &["network", "ls", "--format", "{{.Name}}"]);
+    assert!(!nets.contains(&format!("tmpl-{slug}")));
+    drop(bridge);
+}

@@ -201,7 +201,16 @@ fn podman_service_down_is_started_again() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("starting a Podman API service"));
     p.ok(&["rm", "-f"]);
-    // leave the host as `make setup` made it
+    // Leave the host as `make setup` made it. The transient service tmpl started inherited
+    // this test's XDG dirs, which are deleted with the test: stop it, or setup.sh would find
+    // it answering and keep it.
+    host("pkill", &["-f", "podman system service"]);
+    eventually(Duration::from_secs(10), || {
+        (!host("pgrep", &["-f", "podman system service"])
+            .status
+            .success())
+        .then_some(())
+    });
     host_ok("bash", &["scripts/setup.sh"]);
 }
 

@@ -196,6 +196,33 @@ impl Podman {
         Ok(())
     }
 
+    fn never_started(c: &ContainerInspectResponse) -> bool {
+        use bollard::models::ContainerStateStatusEnum;
+        c.state.as_ref().and_then(|s| s.status) == Some(ContainerStateStatusEnum::CREATED)
+    }
+
+    /// Starts a container that has never run. Podman picks the SSH port's host side at
+    /// create time; if something took that port before the start (an outgoing connection's
+    /// ephemeral port, another guest), a fresh container gets a fresh port. Only safe because
+    /// nothing has run in it yet.
+    fn start_new(&self) -> Result<()> {
+        let mut tries = 0;
+        loop {
+            match self.start() {
+                Err(e) if tries < 3 && e.to_string().contains("address already in use") => {
+                    tries += 1;
+                    ui::info(format!(
+                        "the SSH port Podman chose was taken meanwhile; recreating {}",
+                        self.name
+                    ));
+                    self.remove_container()?;
+                    self.create()?;
+                }
+                other => return other,
+            }
+        }
+    }
+
     fn start(&self) -> Result<()> {
         self.client
             .block_on(self.client.docker.start_container(&self.name, None))
@@ -292,6 +319,23 @@ impl Backend for Podman {
     fn up(&self, phases: &mut Phases) -> Result<(UpOutcome, Endpoint)> {
         let outcome = match self.inspect()? {
             Some(c) if Self::state_of(&c) == State::Running => UpOutcome::AlreadyRunning,
+            // made but never started (an interrupted or failed `up`): nothing in it to keep
+            Some(c) if Self::never_started(&c) => {
+                phases.run(
+                    "create",
+                    &format!("recreating container {}", self.name),
+                    || {
+                        self.remove_container()?;
+                        self.create()
+                    },
+                )?;
+                phases.run(
+                    "start",
+                    &format!("starting container {}", self.name),
+                    || self.start_new(),
+                )?;
+                UpOutcome::Created
+            }
             Some(_) => {
                 phases.run(
                     "start",
@@ -309,7 +353,7 @@ impl Backend for Podman {
                 phases.run(
                     "start",
                     &format!("starting container {}", self.name),
-                    || self.start(),
+                    || self.start_new(),
                 )?;
                 UpOutcome::Created
             }
