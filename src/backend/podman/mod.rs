@@ -319,24 +319,7 @@ impl Backend for Podman {
     fn up(&self, phases: &mut Phases) -> Result<(UpOutcome, Endpoint)> {
         let outcome = match self.inspect()? {
             Some(c) if Self::state_of(&c) == State::Running => UpOutcome::AlreadyRunning,
-            // made but never started (an interrupted or failed `up`): nothing in it to keep
-            Some(c) if Self::never_started(&c) => {
-                phases.run(
-                    "create",
-                    &format!("recreating container {}", self.name),
-                    || {
-                        self.remove_container()?;
-                        self.create()
-                    },
-                )?;
-                phases.run(
-                    "start",
-                    &format!("starting container {}", self.name),
-                    || self.start_new(),
-                )?;
-                UpOutcome::Created
-            }
-            Some(_) => {
+            Some(c) if !Self::never_started(&c) => {
                 phases.run(
                     "start",
                     &format!("starting container {}", self.name),
@@ -344,11 +327,18 @@ impl Backend for Podman {
                 )?;
                 UpOutcome::Started
             }
-            None => {
+            // absent, or made but never started (an interrupted or failed `up`): nothing in
+            // it to keep, so (re)create it
+            existing => {
                 phases.run(
                     "create",
                     &format!("creating container {}", self.name),
-                    || self.create(),
+                    || {
+                        if existing.is_some() {
+                            self.remove_container()?;
+                        }
+                        self.create()
+                    },
                 )?;
                 phases.run(
                     "start",
