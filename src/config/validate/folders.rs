@@ -1,6 +1,6 @@
 //! Paths: `PROVISION_SCRIPT` inside the project, `SYNC`/`SYNC_PATH` in the guest, `SESSION`.
 
-use super::{Checker, Problem, Warning};
+use super::{Checker, Problem};
 use crate::config::types::*;
 use std::path::{Component, Path, PathBuf};
 
@@ -99,12 +99,7 @@ pub(super) fn check_sync(
         Some("ro") => SyncMode::Ro,
         Some("none") => {
             if path.is_some() {
-                let line = c.env.get("SYNC_PATH").map(|e| e.line);
-                c.report.warnings.push(Warning {
-                    line,
-                    key: "SYNC_PATH".into(),
-                    message: "`SYNC_PATH` is ignored with `SYNC=none`".into(),
-                });
+                c.warn("SYNC_PATH", "`SYNC_PATH` is ignored with `SYNC=none`");
             }
             return None;
         }

@@ -65,6 +65,16 @@ struct Checker<'a> {
 }
 
 impl Checker<'_> {
+    /// A warning about `key`, placed at its line.
+    fn warn(&mut self, key: &str, message: impl Into<String>) {
+        let line = self.env.get(key).map(|e| e.line);
+        self.report.warnings.push(Warning {
+            line,
+            key: key.to_owned(),
+            message: message.into(),
+        });
+    }
+
     fn problem(&mut self, key: &str, expected: impl Into<String>, example: Option<String>) {
         let e = self.env.get(key);
         self.report.problems.push(Problem {

@@ -3,7 +3,6 @@
 use super::Checker;
 use super::Problem;
 use crate::config::types::*;
-use crate::config::validate::Warning;
 use std::net::Ipv4Addr;
 
 pub(super) fn check_network(c: &mut Checker) -> Option<Network> {
@@ -11,12 +10,7 @@ pub(super) fn check_network(c: &mut Checker) -> Option<Network> {
     match c.optional("NETWORK_TYPE").as_deref() {
         None | Some("default") => {
             if bridge.is_some() {
-                let line = c.env.get("BRIDGE").map(|e| e.line);
-                c.report.warnings.push(Warning {
-                    line,
-                    key: "BRIDGE".into(),
-                    message: "`BRIDGE` is ignored unless `NETWORK_TYPE=bridge`".into(),
-                });
+                c.warn("BRIDGE", "`BRIDGE` is ignored unless `NETWORK_TYPE=bridge`");
             }
             Some(Network::Default)
         }
