@@ -16,10 +16,10 @@ release:
 	$(CARGO) build --release
 
 ## Everything: host setup, offline fixtures, lint, unit + CLI + end-to-end tests.
-## TMPL_FAULT_DAEMONS=1 lets the fault suite stop and restart the host's libvirtd and Podman
-## service: tests run one at a time here, so nothing else is using them meanwhile.
+## e2e-daemons lets the fault suite stop and restart the host's libvirtd and Podman service:
+## tests run one at a time here, so nothing else is using them meanwhile.
 test: setup fixtures lint
-	TMPL_FAULT_DAEMONS=1 $(CARGO) test --no-fail-fast --all-targets -- --test-threads=1
+	$(CARGO) test --features e2e-daemons --no-fail-fast --all-targets -- --test-threads=1
 
 ## Unit tests and trycmd cases only: no VM, no container, no daemons.
 test-fast:
@@ -27,7 +27,7 @@ test-fast:
 
 ## End-to-end tests only (real Podman, real libvirt + Vagrant).
 e2e: setup fixtures
-	$(CARGO) test --test 'e2e*' -- --test-threads=1 --nocapture
+	$(CARGO) test --features e2e --test 'e2e*' -- --test-threads=1 --nocapture
 
 lint:
 	$(CARGO) fmt --check

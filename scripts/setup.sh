@@ -192,12 +192,14 @@ if [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ]; then
     say "daemons: libvirtd and Podman API answer ($(elapsed "$step_t"))"
 else
     step_t=$(date +%s.%N)
+    # Long-lived daemons start in `/` with no inherited pipes or terminal: they outlive this
+    # script, and a folder they hold (a clone that CI deletes) would break their children.
     if ! pgrep -x virtlogd >/dev/null; then
-        virtlogd -d
+        (cd / && exec virtlogd -d </dev/null >/dev/null 2>&1)
         change "started virtlogd"
     fi
     if ! pgrep -x libvirtd >/dev/null; then
-        libvirtd -d
+        (cd / && exec libvirtd -d </dev/null >/dev/null 2>&1)
         change "started libvirtd"
     fi
     wait_for 60 libvirtd virsh_ok || die "libvirtd does not answer (virsh -c qemu:///system version) after 60s"
@@ -220,8 +222,9 @@ else
         if ! our_service_alive; then
             mkdir -p "$(dirname "$PODMAN_SOCK")"
             [ -S "$PODMAN_SOCK" ] && rm -f "$PODMAN_SOCK"   # stale socket, nothing answers
-            setsid nohup podman system service --time=0 "unix://$PODMAN_SOCK" \
-                >"$PODMAN_LOG" 2>&1 </dev/null &
+            # conmon, which runs every container, inherits the service's folder: `/`
+            (cd / && exec setsid podman system service --time=0 "unix://$PODMAN_SOCK" \
+                >"$PODMAN_LOG" 2>&1 </dev/null) &
             echo $! >"$PODMAN_PIDFILE"
             change "started Podman API service on $PODMAN_SOCK (pid $!, log $PODMAN_LOG)"
         fi

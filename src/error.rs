@@ -81,15 +81,24 @@ pub fn fail<T>(f: Failure) -> anyhow::Result<T> {
     Err(f.into())
 }
 
+/// The exit code a `Failure` in the chain asks for.
+pub fn code_of(err: &anyhow::Error) -> Option<u8> {
+    err.chain()
+        .find_map(|e| e.downcast_ref::<Failure>())
+        .map(|f| f.code)
+}
+
 /// Prints an error to stderr and returns the exit code.
 pub fn report(err: &anyhow::Error) -> u8 {
     let failure = err.chain().find_map(|e| e.downcast_ref::<Failure>());
     let ui = crate::ui::Ui::stderr();
     match failure {
         Some(f) => {
-            let mut out = format!("{} {}\n", ui.red_bold("error:"), f.message);
+            // what failed may quote a guest or an external command: no terminal controls
+            let safe = crate::text::terminal_safe;
+            let mut out = format!("{} {}\n", ui.red_bold("error:"), safe(&f.message));
             for d in &f.details {
-                out.push_str(&format!("  {d}\n"));
+                out.push_str(&format!("  {}\n", safe(d)));
             }
             // Causes below the Failure (and wrappers above it) are context worth showing.
             for cause in err
@@ -98,7 +107,7 @@ pub fn report(err: &anyhow::Error) -> u8 {
             {
                 let text = cause.to_string();
                 if !text.is_empty() && text != f.message {
-                    out.push_str(&format!("{} {text}\n", ui.bold("caused by:")));
+                    out.push_str(&format!("{} {}\n", ui.bold("caused by:"), safe(&text)));
                 }
             }
             if let Some(h) = &f.hint {
@@ -109,13 +118,14 @@ pub fn report(err: &anyhow::Error) -> u8 {
         }
         None => {
             let mut chain = err.chain();
+            let safe = |e: &dyn std::error::Error| crate::text::terminal_safe(&e.to_string());
             let mut out = format!(
                 "{} {}\n",
                 ui.red_bold("error:"),
-                chain.next().map(|e| e.to_string()).unwrap_or_default()
+                chain.next().map(safe).unwrap_or_default()
             );
             for cause in chain {
-                out.push_str(&format!("{} {cause}\n", ui.bold("caused by:")));
+                out.push_str(&format!("{} {}\n", ui.bold("caused by:"), safe(cause)));
             }
             eprint!("{out}");
             code::FAILURE

@@ -22,6 +22,7 @@ pub mod registry;
 pub mod render;
 pub mod ssh;
 pub mod state;
+pub mod text;
 pub mod timing;
 pub mod trust;
 pub mod ui;
@@ -45,6 +46,13 @@ pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> u8 {
     ui::init(cli.quiet, cli.verbose);
     match commands::dispatch(cli) {
         Ok(code) => code,
+        // A child stopped by a forwarded Ctrl+C fails in its own words; say what happened.
+        Err(err)
+            if interrupt::interrupted()
+                && error::code_of(&err) != Some(error::code::INTERRUPTED) =>
+        {
+            error::report(&err.context(interrupt::failure("it ran")))
+        }
         Err(err) => error::report(&err),
     }
 }

@@ -5,6 +5,11 @@
 //! a child that outlives tmpl (Podman's conmon, an ssh control master, a port forwarder)
 //! never keeps the project locked. The file holds "pid N since T" for the message a second
 //! tmpl prints.
+//!
+//! `rm` deletes its project's lock file while holding it, so ordinary use leaves none
+//! behind. A waiter blocked on the old file then wakes up holding a lock on a name that no
+//! longer exists, so `acquire` checks, once it holds the lock, that the path still names the
+//! file it locked (same device and inode), and starts over with the new file otherwise.
 
 use crate::error::{code, Failure};
 use anyhow::{Context as _, Result};
@@ -68,24 +73,30 @@ impl Lock {
     /// Takes the lock called `name`, waiting briefly (or as long as it takes with `wait`).
     pub fn acquire(state_root: &Path, name: &str, what: &str, wait: bool) -> Result<Lock> {
         let path = Self::path_for(state_root, name);
-        let mut f = open(&path)?;
         let start = Instant::now();
         let mut told = false;
-        while !try_flock(&f)? {
-            if !wait && start.elapsed() >= BRIEF {
-                return Err(Failure::new(
-                    code::LOCKED,
-                    format!("{what} is locked by {}", holder(&mut f)),
-                )
-                .hint("wait for it to finish, or pass `--wait` to wait for it")
-                .into());
+        let mut f = loop {
+            let mut f = open(&path)?;
+            while !try_flock(&f)? {
+                if !wait && start.elapsed() >= BRIEF {
+                    return Err(Failure::new(
+                        code::LOCKED,
+                        format!("{what} is locked by {}", holder(&mut f)),
+                    )
+                    .hint("wait for it to finish, or pass `--wait` to wait for it")
+                    .into());
+                }
+                if wait && !told {
+                    crate::ui::info(format!("waiting for {what}, locked by {}", holder(&mut f)));
+                    told = true;
+                }
+                std::thread::sleep(Duration::from_millis(100));
             }
-            if wait && !told {
-                crate::ui::info(format!("waiting for {what}, locked by {}", holder(&mut f)));
-                told = true;
+            if still_named(&f, &path) {
+                break f;
             }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+            // the holder removed the file before letting go: lock the one there now
+        };
         f.set_len(0)?;
         f.rewind()?;
         write!(f, "pid {} since {}", std::process::id(), now_utc())?;
@@ -93,7 +104,22 @@ impl Lock {
     }
 }
 
+/// Does `path` still name the open file `f`?
+fn still_named(f: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (f.metadata(), std::fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
 impl Lock {
+    /// Releases the lock and deletes its file, for a project that is gone (`rm`). Safe while
+    /// others wait: see the module's comment.
+    pub fn release_and_remove(self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+
     /// Whether nobody holds the lock at `path` right now (for leftovers).
     pub fn try_now(path: &Path) -> bool {
         open(path)
@@ -161,5 +187,33 @@ mod tests {
         );
         drop(first);
         Lock::acquire(dir.path(), "p", "project p", false).unwrap();
+    }
+
+    #[test]
+    fn a_removed_lock_file_is_never_held_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_owned();
+        let first = Lock::acquire(&root, "p", "project p", false).unwrap();
+        let path = first.path.clone();
+        // a waiter blocks on the file the first holder is about to delete
+        let r = root.clone();
+        let waiter = std::thread::spawn(move || {
+            let l = Lock::acquire(&r, "p", "project p", true).unwrap();
+            std::thread::sleep(Duration::from_millis(300));
+            l
+        });
+        std::thread::sleep(Duration::from_millis(200));
+        first.release_and_remove();
+        // a newcomer after the removal must not get the lock while the waiter holds it
+        std::thread::sleep(Duration::from_millis(150));
+        let newcomer = Lock::acquire(&root, "p", "project p", false);
+        let held = waiter.join().unwrap();
+        assert!(
+            newcomer.is_err(),
+            "two holders at once: the waiter and the newcomer"
+        );
+        assert!(path.exists(), "the waiter holds the file that is there now");
+        held.release_and_remove();
+        assert!(!path.exists());
     }
 }

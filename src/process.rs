@@ -2,6 +2,11 @@
 //! given the environment Vagrant needs, and on failure turned into an error that shows the
 //! command and the last lines it printed.
 //!
+//! Children not attached to the terminal run in a process group of their own, so a Ctrl+C
+//! reaches them once, through tmpl (see `interrupt`). A streamed command can keep its whole
+//! output in a log file (`log_to`): the terminal then shows progress without Ruby
+//! backtraces or repainted progress bars, and a failure names the log.
+//!
 //! Values from `.env` never go into argument lists (they reach Vagrant through the rendered
 //! Vagrantfile and Ansible through a vars file), so echoing arguments leaks no settings.
 
@@ -24,6 +29,8 @@ pub struct Cmd {
     dir: Option<PathBuf>,
     /// A file to read stdin from; stdin is null otherwise (never the user's terminal).
     stdin: Option<PathBuf>,
+    /// Where `stream` keeps the whole output.
+    log: Option<PathBuf>,
 }
 
 /// A finished command's captured output.
@@ -48,6 +55,7 @@ impl Cmd {
             env: Vec::new(),
             dir: None,
             stdin: None,
+            log: None,
         }
     }
     pub fn arg(mut self, a: impl AsRef<OsStr>) -> Cmd {
@@ -72,6 +80,12 @@ impl Cmd {
     /// terminal's).
     pub fn stdin_file(mut self, p: impl AsRef<Path>) -> Cmd {
         self.stdin = Some(p.as_ref().to_owned());
+        self
+    }
+    /// `stream` writes everything the command prints to this file (created mode 0600,
+    /// replaced each run), and a failure names it.
+    pub fn log_to(mut self, p: impl AsRef<Path>) -> Cmd {
+        self.log = Some(p.as_ref().to_owned());
         self
     }
     pub fn program(&self) -> String {
@@ -101,7 +115,14 @@ impl Cmd {
         e
     }
 
-    fn with_stdin(&self, e: duct::Expression) -> duct::Expression {
+    /// Detached from the terminal: stdin from a file or null, and a process group of its own
+    /// (see `interrupt`).
+    fn detached(&self) -> duct::Expression {
+        let e = self.expression().before_spawn(|c| {
+            use std::os::unix::process::CommandExt;
+            c.process_group(0);
+            Ok(())
+        });
         match &self.stdin {
             Some(p) => e.stdin_path(p),
             None => e.stdin_null(),
@@ -110,13 +131,18 @@ impl Cmd {
 
     /// Runs to completion, capturing both streams; a non-zero exit is not an error here.
     pub fn output(&self) -> Result<Output> {
-        let out = self
-            .with_stdin(self.expression())
+        let handle = self
+            .detached()
             .stdout_capture()
             .stderr_capture()
             .unchecked()
-            .run()
+            .start()
             .map_err(|e| self.spawn_error(e))?;
+        let _registered = handle
+            .pids()
+            .first()
+            .map(|p| crate::interrupt::register(*p, &self.program()));
+        let out = handle.into_output()?;
         Ok(Output {
             code: out.status.code(),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -142,19 +168,24 @@ impl Cmd {
     /// Runs with its output shown as indented progress lines on stderr (hidden by `-q`),
     /// keeping the last lines for the error if it fails.
     pub fn stream(&self) -> Result<()> {
-        let mut tail: VecDeque<String> = VecDeque::new();
+        let mut tail = Tail::new(TAIL);
         let status = self.stream_with(|line| {
-            if tail.len() == TAIL {
-                tail.pop_front();
+            if !is_trace_frame(line) {
+                tail.push(line)
             }
-            tail.push_back(line.to_owned());
         })?;
         if crate::interrupt::interrupted() {
             return Err(crate::interrupt::failure(&format!("`{}` ran", self.program())).into());
         }
         match status {
             Some(0) => Ok(()),
-            s => Err(self.failed(s, &Vec::from(tail)).into()),
+            s => {
+                let mut f = self.failed(s, &compact_trace(&tail.lines()));
+                if let Some(log) = &self.log {
+                    f = f.detail(format!("--> the whole output: {}", log.display()));
+                }
+                Err(f.into())
+            }
         }
     }
 
@@ -162,23 +193,55 @@ impl Cmd {
     /// and returns the exit code (`None`: killed by a signal) instead of failing on a
     /// non-zero one, for callers that explain failures themselves (provisioning).
     pub fn stream_with(&self, mut each: impl FnMut(&str)) -> Result<Option<i32>> {
+        let mut log = match &self.log {
+            Some(p) => Some(open_log(p)?),
+            None => None,
+        };
         let reader = self
-            .with_stdin(self.expression())
+            .detached()
             .stderr_to_stdout()
             .unchecked()
             .reader()
             .map_err(|e| self.spawn_error(e))?;
-        let _forward = crate::interrupt::forward_while(reader.pids());
+        let _registered = reader
+            .pids()
+            .first()
+            .map(|p| crate::interrupt::register(*p, &self.program()));
         let mut lines = BufReader::new(&reader);
         let mut buf = Vec::new();
+        let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        let mut repainting = false;
         loop {
             buf.clear();
             match lines.read_until(b'\n', &mut buf) {
                 Ok(0) => break,
                 Ok(_) => {
-                    let line = String::from_utf8_lossy(&buf);
+                    if let Some(f) = log.as_mut() {
+                        let _ = std::io::Write::write_all(f, &buf);
+                    }
+                    let text = String::from_utf8_lossy(&buf);
+                    // `\r` repaints a progress bar in place: on a terminal show each state
+                    // over the last, elsewhere only the final one
+                    // and the guest's output never drives the terminal: colour is all it keeps
+                    let mut parts: Vec<String> = text
+                        .trim_end_matches(['\n', '\r'])
+                        .split('\r')
+                        .map(|p| crate::text::terminal_safe(&strip_erase(p)))
+                        .collect();
+                    let line = parts.pop().unwrap_or_default();
+                    if !ui::quiet() && tty {
+                        for p in &parts {
+                            eprint!("\r\x1b[K    {p}");
+                            repainting = true;
+                        }
+                    }
                     let line = line.trim_end();
-                    if !ui::quiet() {
+                    let hidden = ui::quiet() || (self.log.is_some() && is_trace_frame(line));
+                    if !hidden {
+                        if repainting {
+                            eprint!("\r\x1b[K");
+                            repainting = false;
+                        }
                         eprintln!("{}    {line}", ui::elapsed_prefix());
                     }
                     each(line);
@@ -209,6 +272,8 @@ impl Cmd {
     /// Runs attached to the terminal (stdin, stdout and stderr are tmpl's) and returns its
     /// exit code.
     pub fn interactive(&self) -> Result<i32> {
+        // the child gets the terminal's signals itself; tmpl must only outlive them
+        crate::interrupt::install();
         let out = self
             .expression()
             .unchecked()
@@ -250,8 +315,86 @@ impl Cmd {
 }
 
 fn tail_of(text: &str) -> Vec<String> {
-    let lines: Vec<String> = text.lines().map(str::to_owned).collect();
-    lines[lines.len().saturating_sub(TAIL)..].to_vec()
+    let mut tail = Tail::new(TAIL);
+    text.lines().for_each(|l| tail.push(l));
+    tail.lines()
+}
+
+/// The last `n` lines of some output, for an error.
+#[derive(Debug)]
+pub struct Tail {
+    n: usize,
+    lines: VecDeque<String>,
+}
+
+impl Tail {
+    pub fn new(n: usize) -> Tail {
+        Tail {
+            n,
+            lines: VecDeque::with_capacity(n),
+        }
+    }
+    pub fn push(&mut self, line: &str) {
+        if self.lines.len() == self.n {
+            self.lines.pop_front();
+        }
+        self.lines.push_back(line.to_owned());
+    }
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.iter().cloned().collect()
+    }
+}
+
+fn open_log(p: &Path) -> Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(d) = p.parent() {
+        std::fs::create_dir_all(d)?;
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(p)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", p.display()))
+}
+
+/// `ESC [ K` (erase to end of line), which progress bars print after `\r`.
+fn strip_erase(s: &str) -> String {
+    s.replace("\x1b[K", "")
+}
+
+/// A frame of a Ruby backtrace: `\tfrom /usr/share/.../machine.rb:217:in `block in action'`.
+fn is_trace_frame(line: &str) -> bool {
+    let t = line.trim_start();
+    t.starts_with("from /") && t.contains(".rb:") && t.contains(":in ")
+}
+
+/// The lines that explain a failure. An uncaught Ruby exception (Vagrant's plugins raise
+/// them for libvirt's errors) is reduced to its message and what followed it: the header
+/// `/usr/lib/ruby/.../vm_action.rb:7:in `create': Call to ... failed: ... (Libvirt::Error)`
+/// becomes `Call to ... failed: ...`, the progress before it and the frames below it go.
+/// Without one, the lines are kept as they are, frames excepted.
+pub fn compact_trace(lines: &[String]) -> Vec<String> {
+    let header = |l: &str| -> Option<String> {
+        let t = l.trim_start();
+        let (_, rest) = t.split_once(".rb:")?;
+        if !t.starts_with('/') || !rest.contains(":in `") {
+            return None;
+        }
+        let msg = &rest[rest.find("': ")? + 3..];
+        Some(match msg.rfind(" (") {
+            Some(i) if msg.ends_with(')') => msg[..i].to_owned(),
+            _ => msg.to_owned(),
+        })
+    };
+    let kept: Vec<&String> = lines.iter().filter(|l| !is_trace_frame(l)).collect();
+    match kept.iter().rposition(|l| header(l).is_some()) {
+        Some(i) => std::iter::once(header(kept[i]).unwrap_or_default())
+            .chain(kept[i + 1..].iter().map(|l| l.trim().to_owned()))
+            .collect(),
+        None => kept.into_iter().cloned().collect(),
+    }
 }
 
 /// Quotes an argument for a POSIX shell: bare when it is plainly safe, single-quoted otherwise.
@@ -306,6 +449,54 @@ mod tests {
             "`sh -c 'echo one >&2; echo two >&2; exit 3'` failed (exit 3)"
         );
         assert_eq!(f.details, vec!["| one", "| two"]);
+    }
+
+    #[test]
+    fn a_ruby_crash_is_its_message_and_what_followed() {
+        let out: Vec<String> = [
+            "==> m: Starting domain.",
+            "/usr/lib/ruby/vendor_ruby/fog/libvirt/requests/compute/vm_action.rb:7:in `create': Call to virDomainCreateWithFlags failed: qemu-system-x86_64: error: failed to set MSR 0x10a to 0x69 (Libvirt::Error)",
+            "qemu-system-x86_64: kvm.c:3183: kvm_buf_set_msrs: Assertion failed.",
+            "\tfrom /usr/share/rubygems-integration/all/gems/vagrant-2.3.4/lib/vagrant/machine.rb:217:in `block in action'",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(
+            compact_trace(&out),
+            [
+                "Call to virDomainCreateWithFlags failed: qemu-system-x86_64: error: failed to set MSR 0x10a to 0x69",
+                "qemu-system-x86_64: kvm.c:3183: kvm_buf_set_msrs: Assertion failed."
+            ]
+        );
+        let plain: Vec<String> = vec!["one".into(), "two".into()];
+        assert_eq!(compact_trace(&plain), plain);
+    }
+
+    #[test]
+    fn a_streamed_failure_shows_its_cause_and_names_its_log() {
+        let d = tempfile::tempdir().unwrap();
+        let log = d.path().join("logs/run.log");
+        let mut printed = String::from("progress\n/x/a.rb:1:in `f': boom (E)\n");
+        for i in 0..30 {
+            printed.push_str(&format!("\tfrom /x/b.rb:{i}:in `g'\n"));
+        }
+        std::fs::write(d.path().join("out"), printed).unwrap();
+        let err = Cmd::new("sh")
+            .arg("-c")
+            .arg(format!("cat {}/out; exit 1", d.path().display()))
+            .log_to(&log)
+            .stream()
+            .unwrap_err();
+        let f = err.downcast_ref::<Failure>().unwrap();
+        assert_eq!(
+            f.details,
+            [
+                "| boom",
+                &format!("--> the whole output: {}", log.display())
+            ]
+        );
+        let whole = std::fs::read_to_string(&log).unwrap();
+        assert!(whole.contains("progress") && whole.matches("from /x/b.rb").count() == 30);
     }
 
     #[test]

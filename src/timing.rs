@@ -36,11 +36,21 @@ impl Phases {
         }
     }
 
-    /// Runs `f` as phase `name`, showing a progress line and timing it.
-    pub fn run<T>(&mut self, name: &str, label: &str, f: impl FnOnce() -> T) -> T {
+    /// Runs `f` as phase `name`, showing a progress line and timing it. An interrupt that
+    /// arrived meanwhile ends the operation here, in this phase, even when `f` finished: the
+    /// record then says where it stopped.
+    pub fn run<T, E: Into<anyhow::Error>>(
+        &mut self,
+        name: &str,
+        label: &str,
+        f: impl FnOnce() -> Result<T, E>,
+    ) -> anyhow::Result<T> {
         let step = crate::ui::Step::start(label);
         self.current = Some(name.to_owned());
-        let out = f();
+        let out = f().map_err(Into::into);
+        if crate::interrupt::interrupted() {
+            return Err(crate::interrupt::failure(label).into());
+        }
         self.current = None;
         self.phases.push((name.to_owned(), step.done()));
         out
@@ -75,6 +85,25 @@ impl Phases {
         } else {
             format!("{} took {total} ({})", self.op, parts.join(", "))
         }
+    }
+
+    /// Records where a failed or interrupted operation stopped (for `tmpl stats` and whoever
+    /// runs the next command) and hands the error back.
+    pub fn record_error(
+        &self,
+        state_root: &Path,
+        project: &str,
+        infra_type: &str,
+        err: anyhow::Error,
+    ) -> anyhow::Error {
+        let how = if crate::interrupt::interrupted() {
+            "interrupted"
+        } else {
+            "failed"
+        };
+        let outcome = format!("{how} in {}", self.stopped_in());
+        self.record(state_root, project, infra_type, &outcome);
+        err
     }
 
     /// Appends the record; a failure to record never fails the operation.

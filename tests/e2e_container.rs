@@ -9,6 +9,10 @@ fn env(extra: &str) -> String {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "e2e"),
+    ignore = "needs the real stack: `make test`, or `cargo test --features e2e` after `make setup fixtures`"
+)]
 fn lifecycle_limits_ports_and_exit_codes() {
     let p = Project::new("web", &env("PORTS=18431:8000\n"));
     assert_eq!(p.code(&["status"]), 4, "not created yet");
@@ -66,6 +70,10 @@ fn lifecycle_limits_ports_and_exit_codes() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "e2e"),
+    ignore = "needs the real stack: `make test`, or `cargo test --features e2e` after `make setup fixtures`"
+)]
 fn ssh_config_works_with_plain_ssh() {
     let p = Project::new("plain", &env(""));
     p.ok(&["up"]);
@@ -94,6 +102,10 @@ fn ssh_config_works_with_plain_ssh() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "e2e"),
+    ignore = "needs the real stack: `make test`, or `cargo test --features e2e` after `make setup fixtures`"
+)]
 fn fixed_ip_is_the_containers_address() {
     let p = Project::new("fixed", &env("FIXED_IP=10.213.7.42\n"));
     p.ok(&["up"]);
@@ -109,6 +121,10 @@ fn fixed_ip_is_the_containers_address() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "e2e"),
+    ignore = "needs the real stack: `make test`, or `cargo test --features e2e` after `make setup fixtures`"
+)]
 fn invalid_env_creates_nothing() {
     let p = Project::new(
         "broken",
@@ -121,6 +137,10 @@ fn invalid_env_creates_nothing() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "e2e"),
+    ignore = "needs the real stack: `make test`, or `cargo test --features e2e` after `make setup fixtures`"
+)]
 fn same_folder_name_in_two_places_coexist() {
     let a = Project::new("twin", &env(""));
     let b = Project::new("twin", &env(""));
@@ -139,8 +159,22 @@ fn same_folder_name_in_two_places_coexist() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "e2e"),
+    ignore = "needs the real stack: `make test`, or `cargo test --features e2e` after `make setup fixtures`"
+)]
 fn changed_settings_are_refused_until_trusted() {
-    let p = Project::new("trusty", &env("SECRET_TOKEN=abc\n"));
+    let mut p = Project::new("trusty", &env("SECRET_TOKEN=abc\n"));
+    p.auto_trust = false;
+    let out = p.run(&["up"]);
+    assert_eq!(
+        out.status.code(),
+        Some(77),
+        "a new folder runs nothing unasked"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has not been approved"));
+    assert!(podman_labelled(&p.slug()).is_empty(), "nothing was created");
+    p.ok(&["trust"]);
     p.ok(&["up"]);
     // an agent in the guest (or anyone) widens the guest's reach and edits a secret
     std::fs::write(
@@ -165,6 +199,10 @@ fn changed_settings_are_refused_until_trusted() {
 /// `NETWORK_TYPE=bridge`: the container joins a bridge the test makes (never the machine's
 /// real interface) through macvlan, and stays reachable over SSH on its published port.
 #[test]
+#[cfg_attr(
+    not(feature = "e2e"),
+    ignore = "needs the real stack: `make test`, or `cargo test --features e2e` after `make setup fixtures`"
+)]
 fn bridge_mode_puts_the_container_on_the_bridge() {
     let bridge = TestBridge::new("tmplbr-ct", "10.78.0", false);
     let p = Project::new(

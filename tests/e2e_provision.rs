@@ -59,6 +59,10 @@ fn state_file(p: &Project, name: &str) -> PathBuf {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "e2e"),
+    ignore = "needs the real stack: `make test`, or `cargo test --features e2e` after `make setup fixtures`"
+)]
 fn a_playbook_runs_on_the_first_up_with_values_as_data() {
     let canary = canary();
     let p = Project::new(
@@ -146,6 +150,10 @@ fn a_playbook_runs_on_the_first_up_with_values_as_data() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "e2e"),
+    ignore = "needs the real stack: `make test`, or `cargo test --features e2e` after `make setup fixtures`"
+)]
 fn a_failing_playbook_exits_10_leaves_the_guest_running_and_up_retries() {
     let p = Project::new(
         "pbfail",
@@ -192,6 +200,10 @@ fn a_failing_playbook_exits_10_leaves_the_guest_running_and_up_retries() {
 const SETUP_SH: &str = "#!/bin/bash\nset -euo pipefail\necho \"setting up $TMPL_PROJECT as $(id -un)\"\nid -u > /root/script-uid\nif [ -e /root/fail-now ]; then\n  cp /root/missing /tmp/\nfi\necho done\n";
 
 #[test]
+#[cfg_attr(
+    not(feature = "e2e"),
+    ignore = "needs the real stack: `make test`, or `cargo test --features e2e` after `make setup fixtures`"
+)]
 fn scripts_run_in_the_guest_as_root_and_name_the_failing_line() {
     let p = Project::new("script", &container_env("PROVISION_SCRIPT=setup.sh\n"));
     p.write("setup.sh", SETUP_SH);
@@ -253,6 +265,10 @@ fn scripts_run_in_the_guest_as_root_and_name_the_failing_line() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "e2e"),
+    ignore = "needs the real stack: `make test`, or `cargo test --features e2e` after `make setup fixtures`"
+)]
 fn provision_needs_a_running_guest() {
     let p = Project::new("idle", &container_env("PROVISION_SCRIPT=setup.sh\n"));
     p.write("setup.sh", "#!/bin/sh\ntrue\n");
@@ -285,6 +301,10 @@ fn ansible_python() -> String {
 /// The vars file's quoting, read back by Ansible's own YAML loader: every string comes back
 /// unchanged and marked unsafe (the mark is what keeps Ansible from templating it).
 #[test]
+#[cfg_attr(
+    not(feature = "e2e"),
+    ignore = "needs the real stack: `make test`, or `cargo test --features e2e` after `make setup fixtures`"
+)]
 fn ansibles_loader_reads_every_value_back_as_unsafe_text() {
     use tmpl::provision::yaml::{quote, unsafe_str};
     let values = [
@@ -331,6 +351,10 @@ fn ansibles_loader_reads_every_value_back_as_unsafe_text() {
 /// software emulation): a failing playbook, the retry, values as data, `tmpl provision`, then a
 /// script run through sudo, failing and naming its line.
 #[test]
+#[cfg_attr(
+    not(feature = "e2e"),
+    ignore = "needs the real stack: `make test`, or `cargo test --features e2e` after `make setup fixtures`"
+)]
 fn a_vm_is_provisioned_through_sudo_like_a_container() {
     let canary = canary();
     let env = |extra: &str| {

@@ -47,6 +47,10 @@ fn run_in(p: &Project, dir: &Path, args: &[&str]) -> Output {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "e2e"),
+    ignore = "needs the real stack: `make test`, or `cargo test --features e2e` after `make setup fixtures`"
+)]
 fn exec_runs_in_the_project_folder_shared_read_write() {
     let p = Project::new("shared", &ctr(""));
     p.write("sub/dir/keep.txt", "from the host\n");
@@ -115,6 +119,10 @@ fn exec_runs_in_the_project_folder_shared_read_write() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "e2e"),
+    ignore = "needs the real stack: `make test`, or `cargo test --features e2e` after `make setup fixtures`"
+)]
 fn sync_ro_elsewhere_and_none() {
     let ro = Project::new("readonly", &ctr("SYNC=ro\n"));
     ro.write("data.txt", "host data\n");
@@ -214,6 +222,10 @@ fn sessions(p: &Project) -> Vec<String> {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "e2e"),
+    ignore = "needs the real stack: `make test`, or `cargo test --features e2e` after `make setup fixtures`"
+)]
 fn session_tmux_is_created_once_and_found_again() {
     let p = Project::new("agent", &ctr("SESSION=tmux\n"));
     p.ok(&["up"]);
@@ -339,6 +351,10 @@ fn tool_ok(p: &Project, program: &str, args: &[&str]) -> String {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "e2e"),
+    ignore = "needs the real stack: `make test`, or `cargo test --features e2e` after `make setup fixtures`"
+)]
 fn invoke_tasks_drive_a_project() {
     let p = Project::new("invoked", &ctr(""));
     std::fs::copy(
@@ -353,6 +369,9 @@ fn invoke_tasks_drive_a_project() {
         Some(4),
         "not created: tmpl's own exit code"
     );
+    // a new folder is not run unasked: without a terminal, refused until approved
+    assert_eq!(code(&["up"]), Some(77));
+    tool_ok(&p, "invoke", &["trust"]);
     tool_ok(&p, "invoke", &["up"]);
     assert_eq!(code(&["status"]), Some(0));
     let out = tool_ok(&p, "invoke", &["ssh", "--cmd", "echo $((6*7)); pwd"]);
@@ -368,6 +387,10 @@ fn invoke_tasks_drive_a_project() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "e2e"),
+    ignore = "needs the real stack: `make test`, or `cargo test --features e2e` after `make setup fixtures`"
+)]
 fn make_targets_drive_a_project() {
     let p = Project::new("made", &ctr(""));
     p.write(
@@ -379,6 +402,12 @@ fn make_targets_drive_a_project() {
     );
     let code = |args: &[&str]| tool(&p, &p.dir, "make", args).status.code();
     tool_ok(&p, "make", &["tmpl-validate"]);
+    assert_ne!(
+        code(&["tmpl-up"]),
+        Some(0),
+        "a new folder is approved first"
+    );
+    tool_ok(&p, "make", &["tmpl-trust"]);
     tool_ok(&p, "make", &["tmpl-up"]);
     let out = tool_ok(
         &p,
@@ -406,6 +435,10 @@ fn make_targets_drive_a_project() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "e2e"),
+    ignore = "needs the real stack: `make test`, or `cargo test --features e2e` after `make setup fixtures`"
+)]
 fn taskfile_tasks_drive_a_project() {
     let p = Project::new("tasked", &ctr(""));
     let taskfile = repo().join("examples/taskfile/Taskfile.yml");
@@ -419,6 +452,11 @@ fn taskfile_tasks_drive_a_project() {
         tool(&p, &sub, "task", &all)
     };
     assert!(run(&["tmpl:validate"]).status.success());
+    assert!(
+        !run(&["tmpl:up"]).status.success(),
+        "a new folder is approved first"
+    );
+    assert!(run(&["tmpl:trust"]).status.success());
     assert!(run(&["tmpl:up"]).status.success());
     let out = run(&["-s", "tmpl:ssh", "CMD=pwd; echo \"it's\""]);
     assert!(out.status.success());
@@ -431,6 +469,10 @@ fn taskfile_tasks_drive_a_project() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "e2e"),
+    ignore = "needs the real stack: `make test`, or `cargo test --features e2e` after `make setup fixtures`"
+)]
 fn pre_commit_runs_the_hook() {
     // no guest: a git repository whose .env the hook checks
     let p = Project::new(
@@ -500,6 +542,10 @@ fn pre_commit_runs_the_hook() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "e2e"),
+    ignore = "needs the real stack: `make test`, or `cargo test --features e2e` after `make setup fixtures`"
+)]
 fn vm_shares_the_project_folder_over_virtiofs() {
     let p = Project::new("vmshare", &vm(""));
     p.write("from-host.txt", "written on the host\n");
@@ -590,6 +636,10 @@ impl Drop for Fleet {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "e2e"),
+    ignore = "needs the real stack: `make test`, or `cargo test --features e2e` after `make setup fixtures`"
+)]
 fn many_projects_vms_and_containers_side_by_side() {
     let root = tempfile::Builder::new()
         .prefix("tmpl-e2e-fleet-")

@@ -21,6 +21,10 @@ fn run(cmd: &mut Command) -> std::process::Output {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "host-tools"),
+    ignore = "needs the tools `make setup` installs: `cargo test --features host-tools`"
+)]
 fn every_example_env_validates() {
     let mut checked = Vec::new();
     for entry in std::fs::read_dir(examples()).unwrap() {
@@ -44,8 +48,15 @@ fn every_example_env_validates() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "host-tools"),
+    ignore = "needs the tools `make setup` installs: `cargo test --features host-tools`"
+)]
 fn example_playbooks_parse() {
-    for book in ["k3s/k3s.yml", "arch-cloud-image/playbook.yml"] {
+    for book in [
+        "k3s/provision/k3s.yml",
+        "arch-cloud-image/provision/site.yml",
+    ] {
         let out = run(Command::new("ansible-playbook")
             .args(["--syntax-check", "-i", "localhost,"])
             .arg(examples().join(book)));
@@ -54,6 +65,10 @@ fn example_playbooks_parse() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "host-tools"),
+    ignore = "needs the tools `make setup` installs: `cargo test --features host-tools`"
+)]
 fn the_invoke_tasks_compile() {
     // compile() without writing a __pycache__ into the repository
     let out = run(Command::new("python3")
@@ -68,6 +83,10 @@ fn the_invoke_tasks_compile() {
 /// A copy of examples/k3s with a fake kubectl and k9s further down PATH that report what
 /// they were given.
 #[test]
+#[cfg_attr(
+    not(feature = "host-tools"),
+    ignore = "needs the tools `make setup` installs: `cargo test --features host-tools`"
+)]
 fn k3s_wrappers_use_the_projects_kubeconfig_only() {
     let d = tempfile::tempdir().unwrap();
     let project = d.path().join("cluster");
@@ -133,6 +152,10 @@ fn k3s_wrappers_use_the_projects_kubeconfig_only() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "host-tools"),
+    ignore = "needs the tools `make setup` installs: `cargo test --features host-tools`"
+)]
 fn pre_commit_examples_name_hooks_that_exist() {
     let ids = |text: &str| -> Vec<String> {
         text.lines()

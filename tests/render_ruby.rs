@@ -77,6 +77,7 @@ fn hostile() -> impl Strategy<Value = String> {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, failure_persistence: None, ..ProptestConfig::default() })]
     #[test]
+#[cfg_attr(not(feature = "host-tools"), ignore = "needs the tools `make setup` installs: `cargo test --features host-tools`")]
     fn every_value_comes_back_unchanged(s in proptest::array::uniform6(hostile())) {
         let text = render::vagrantfile(render::BUILTIN_TEMPLATE, &context(&s)).unwrap();
         let seen = recorded(&text);

@@ -37,6 +37,10 @@ fn run(program: &str, args: &[&str]) -> String {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "host-tools"),
+    ignore = "needs the tools `make setup` installs: `cargo test --features host-tools`"
+)]
 fn bash_completes_subcommands_and_shells() {
     let (_d, f) = script_file("bash");
     let complete = |words: &str, cword: usize| {
@@ -58,6 +62,10 @@ printf '%s\n' "${{COMPREPLY[@]}}""#,
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "host-tools"),
+    ignore = "needs the tools `make setup` installs: `cargo test --features host-tools`"
+)]
 fn fish_completes_subcommands() {
     let (_d, f) = script_file("fish");
     let out = run(
@@ -72,6 +80,10 @@ fn fish_completes_subcommands() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "host-tools"),
+    ignore = "needs the tools `make setup` installs: `cargo test --features host-tools`"
+)]
 fn zsh_loads_the_completion_function() {
     let (d, f) = script_file("zsh");
     std::fs::rename(&f, d.path().join("_tmpl")).unwrap();
@@ -94,6 +106,10 @@ fn zsh_loads_the_completion_function() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "host-tools"),
+    ignore = "needs the tools `make setup` installs: `cargo test --features host-tools`"
+)]
 fn the_man_pages_render_cleanly_and_the_main_one_lists_the_commands() {
     let d = tempfile::tempdir().unwrap();
     let main = d.path().join("stdout.1");

@@ -83,10 +83,22 @@ pub trait Backend {
     }
 }
 
+/// Whether getting at the backend may start a service it needs (Podman's API).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Connect {
+    /// Commands that act on the guest: `up`, `stop`, `rm`, `provision`, `ssh`.
+    MayStart,
+    /// Checks (`status`, `ls`, `doctor`, `gc`): report what is there, change nothing.
+    Only,
+}
+
 /// The backend for this project's `INFRA_TYPE`.
-pub fn for_project(loaded: &Loaded) -> Result<Box<dyn Backend>> {
+pub fn for_project(loaded: &Loaded, how: Connect) -> Result<Box<dyn Backend>> {
     Ok(match loaded.config.infra_type {
-        InfraType::Container => Box::new(podman::Podman::connect(loaded.clone())?),
+        InfraType::Container => Box::new(podman::Podman::connect(
+            loaded.clone(),
+            how == Connect::MayStart,
+        )?),
         InfraType::Vm => Box::new(vagrant::Vagrant::new(loaded.clone())),
     })
 }

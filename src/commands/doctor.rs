@@ -5,7 +5,7 @@
 //! emulation, slowly but correctly.
 
 use crate::backend::podman::client;
-use crate::backend::vagrant::{kvm_usable, virsh};
+use crate::backend::vagrant::{kvm, virsh};
 use crate::cli::JsonArgs;
 use crate::config::{InfraType, ProvisionKind};
 use crate::context::Ctx;
@@ -142,14 +142,16 @@ fn libvirt_item(kind: &str, name: &str) -> Result<String, (String, String)> {
     }
 }
 
-fn kvm() -> Result<String, (String, String)> {
-    let driver = std::env::var("TMPL_LIBVIRT_DRIVER").unwrap_or_default();
-    match kvm_usable() {
-        Ok(()) if driver == "qemu" => Ok("usable, but TMPL_LIBVIRT_DRIVER=qemu selects software emulation".into()),
-        Ok(()) => Ok("/dev/kvm is usable".into()),
-        Err(why) => Err((
-            format!("{why}; VMs use software emulation (slow)"),
-            "enable virtualisation (VT-x/AMD-V) and add yourself to the `kvm` group; set TMPL_LIBVIRT_DRIVER=qemu to choose emulation explicitly".into(),
+/// The domain type `up` gives a new VM, and why (see `backend::vagrant::kvm`).
+fn driver(cache_root: &std::path::Path) -> Result<String, (String, String)> {
+    let env = std::env::var("TMPL_LIBVIRT_DRIVER").ok();
+    let d = kvm::choose(env.as_deref(), || kvm::works(cache_root));
+    match (d.name.as_str(), d.fallback) {
+        ("kvm", _) => Ok(format!("new VMs use kvm: {}", d.why)),
+        (name, false) => Ok(format!("new VMs use {name}: {}", d.why)),
+        (name, true) => Err((
+            format!("new VMs use {name} (software emulation, slow): {}", d.why),
+            "enable virtualisation (VT-x/AMD-V) in the firmware, or nested virtualisation on the host of this VM; TMPL_LIBVIRT_DRIVER=qemu chooses emulation without the check".into(),
         )),
     }
 }
@@ -191,7 +193,13 @@ fn pool_space() -> Result<String, (String, String)> {
     }
 }
 
-pub fn checks(vm: bool, container: bool, ansible: bool, sync: bool) -> Vec<Check> {
+pub fn checks(
+    cache_root: &std::path::Path,
+    vm: bool,
+    container: bool,
+    ansible: bool,
+    sync: bool,
+) -> Vec<Check> {
     let mut out = Vec::new();
     if vm {
         out.push(check(
@@ -207,7 +215,7 @@ pub fn checks(vm: bool, container: bool, ansible: bool, sync: bool) -> Vec<Check
             libvirt_item("net", "default"),
         ));
         out.push(check("libvirt pool", true, libvirt_item("pool", "default")));
-        out.push(check("kvm", false, kvm()));
+        out.push(check("libvirt driver", false, driver(cache_root)));
         out.push(check(
             "qemu-img",
             true,
@@ -264,9 +272,9 @@ pub fn run(ctx: &Ctx, args: &JsonArgs) -> Result<u8> {
         }
         None => (true, true, true, true),
     };
-    let results = checks(vm, container, ansible, sync);
+    let results = checks(&ctx.dirs.cache, vm, container, ansible, sync);
     let healthy = results.iter().all(|c| c.ok || !c.required);
-    let leftovers = crate::leftovers::find(&ctx.dirs.state);
+    let leftovers = crate::leftovers::find(&ctx.dirs);
     if args.json {
         let v = serde_json::json!({ "ok": healthy, "checks": results, "leftovers": leftovers });
         println!("{}", serde_json::to_string_pretty(&v)?);
@@ -285,9 +293,9 @@ pub fn run(ctx: &Ctx, args: &JsonArgs) -> Result<u8> {
         }
         for l in &leftovers {
             println!(
-                "{} leftover {:?} {} ({})",
+                "{} leftover {} {} ({})",
                 ui.yellow_bold("!"),
-                l.kind,
+                l.kind.label(),
                 l.name,
                 l.why
             );

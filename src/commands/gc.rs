@@ -8,18 +8,13 @@ use anyhow::Result;
 use std::io::IsTerminal;
 
 pub fn run(ctx: &Ctx, args: &GcArgs) -> Result<u8> {
-    let found = leftovers::find(&ctx.dirs.state);
+    let found = leftovers::find(&ctx.dirs);
     if found.is_empty() {
         ui::info("no leftovers");
         return Ok(code::OK);
     }
     for l in &found {
-        println!(
-            "{:<15} {}  ({})",
-            format!("{:?}", l.kind).to_lowercase(),
-            l.name,
-            l.why
-        );
+        println!("{:<18} {}  ({})", l.kind.label(), l.name, l.why);
     }
     if !args.yes {
         if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
@@ -39,7 +34,7 @@ pub fn run(ctx: &Ctx, args: &GcArgs) -> Result<u8> {
     }
     let mut failed = 0;
     for l in &found {
-        match leftovers::remove(l, &ctx.dirs.state) {
+        match leftovers::remove(l, &ctx.dirs) {
             Ok(()) => ui::info(format!("removed {}", l.name)),
             Err(e) => {
                 failed += 1;

@@ -66,7 +66,7 @@ pub fn run(ctx: &Ctx, args: &JsonArgs) -> Result<u8> {
             .filter(|l| &l.id.slug == slug);
         let live = loaded
             .as_ref()
-            .and_then(|l| backend::for_project(l).ok())
+            .and_then(|l| backend::for_project(l, backend::Connect::Only).ok())
             .and_then(|b| b.live().ok());
         let state = match &live {
             Some(l) => Some(l.state),

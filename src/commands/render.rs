@@ -10,16 +10,15 @@ pub fn run(ctx: &Ctx) -> Result<u8> {
     let loaded = ctx.load()?;
     match loaded.config.infra_type {
         InfraType::Vm => {
-            let host = backend::vagrant::VmHost::detect();
-            let plan = backend::vagrant::plan::plan(&loaded, &host);
-            let (template, _) = crate::render::template_source(&ctx.dirs.config)?;
-            print!("{}", crate::render::vagrantfile(&template, &plan.context)?);
+            print!("{}", backend::vagrant::Vagrant::new(loaded).vagrantfile()?);
         }
         InfraType::Container => {
+            let binds = backend::podman::binds(&loaded, false)?;
             let spec = backend::podman::spec::container_spec(
                 &loaded,
                 "<public key generated at up>",
                 false,
+                binds,
             );
             // through Value, whose maps are sorted, so the output is stable
             println!(

@@ -12,14 +12,15 @@ use std::io::IsTerminal;
 
 pub fn run(ctx: &Ctx, args: &RmArgs) -> Result<u8> {
     let loaded = ctx.load()?;
-    let _lock = ctx.lock(&loaded)?;
-    let backend = backend::for_project(&loaded)?;
+    let lock = ctx.lock(&loaded)?;
+    let backend = backend::for_project(&loaded, backend::Connect::MayStart)?;
     let live = backend.live()?;
     let id = &loaded.id;
     let dirs_exist = id.cache_dir.exists() || id.state_dir.exists();
     if live.state == backend::State::NotCreated && !dirs_exist {
         ui::info(format!("{} has no guest; nothing to remove", id.name));
         registry::forget(&ctx.dirs.state, &id.slug)?;
+        lock.release_and_remove();
         return Ok(code::OK);
     }
     if !args.force && std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
@@ -40,10 +41,14 @@ pub fn run(ctx: &Ctx, args: &RmArgs) -> Result<u8> {
                 .into());
         }
     }
+    crate::interrupt::install();
     let mut phases = Phases::new("rm");
     let access = Access::new(&id.slug, &id.state_dir);
     access.close_master();
-    let mut removed = backend.remove(&mut phases)?;
+    let infra = loaded.config.infra_type.to_string();
+    let mut removed = backend
+        .remove(&mut phases)
+        .map_err(|e| phases.record_error(&ctx.dirs.state, &id.slug, &infra, e))?;
     for dir in [&id.cache_dir, &id.state_dir] {
         if dir.exists() {
             std::fs::remove_dir_all(dir)?;
@@ -57,6 +62,8 @@ pub fn run(ctx: &Ctx, args: &RmArgs) -> Result<u8> {
         &loaded.config.infra_type.to_string(),
         "removed",
     );
+    // nothing of the project is left to lock: the lock file goes too
+    lock.release_and_remove();
     for r in &removed {
         ui::info(format!("removed {r}"));
     }

@@ -39,7 +39,7 @@ pub fn status_json(loaded: &Loaded, live: &Live, backend: &dyn Backend) -> Value
 
 pub fn run(ctx: &Ctx, args: &JsonArgs) -> Result<u8> {
     let loaded = ctx.load()?;
-    let backend = backend::for_project(&loaded)?;
+    let backend = backend::for_project(&loaded, backend::Connect::Only)?;
     let live = backend.live()?;
     let v = status_json(&loaded, &live, backend.as_ref());
     if args.json {

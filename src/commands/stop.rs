@@ -13,10 +13,14 @@ use std::time::Duration;
 pub fn run(ctx: &Ctx, args: &StopArgs) -> Result<u8> {
     let loaded = ctx.load()?;
     let _lock = ctx.lock(&loaded)?;
-    let backend = backend::for_project(&loaded)?;
+    crate::interrupt::install();
+    let backend = backend::for_project(&loaded, backend::Connect::MayStart)?;
     let mut phases = Phases::new("stop");
     Access::new(&loaded.id.slug, &loaded.id.state_dir).close_master();
-    let outcome = backend.stop(Duration::from_secs(args.timeout), &mut phases)?;
+    let infra = loaded.config.infra_type.to_string();
+    let outcome = backend
+        .stop(Duration::from_secs(args.timeout), &mut phases)
+        .map_err(|e| phases.record_error(&ctx.dirs.state, &loaded.id.slug, &infra, e))?;
     let what = match outcome {
         StopOutcome::NotCreated => {
             ui::info(format!("{} has no guest; nothing to stop", loaded.id.name));

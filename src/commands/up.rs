@@ -17,33 +17,19 @@ const SSH_TIMEOUT: Duration = Duration::from_secs(300);
 pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<u8> {
     let loaded = ctx.load()?;
     let _lock = ctx.lock(&loaded)?;
-    crate::trust::check(&loaded, "up")?;
-    let backend = backend::for_project(&loaded)?;
+    let backend = backend::for_project(&loaded, backend::Connect::MayStart)?;
     let mut phases = Phases::new("up");
     let state = backend.live()?.state;
+    let will_provision = provision_wanted(&loaded, state, args);
+    let approved = crate::trust::ensure(&ctx.dirs.state, &loaded, "up", will_provision)?;
     if state != backend::State::Running {
         crate::preflight::check(&loaded, state == backend::State::NotCreated)?;
     }
     crate::interrupt::install();
-    let (outcome, endpoint) = match backend.up(&mut phases) {
-        Ok(r) => r,
-        Err(e) => {
-            // where it stopped, for `tmpl stats` and whoever runs the next `up`
-            let how = if crate::interrupt::interrupted() {
-                "interrupted"
-            } else {
-                "failed"
-            };
-            let outcome = format!("{how} in {}", phases.stopped_in());
-            phases.record(
-                &ctx.dirs.state,
-                &loaded.id.slug,
-                &loaded.config.infra_type.to_string(),
-                &outcome,
-            );
-            return Err(e);
-        }
-    };
+    let infra = loaded.config.infra_type.to_string();
+    let (outcome, endpoint) = backend
+        .up(&mut phases)
+        .map_err(|e| phases.record_error(&ctx.dirs.state, &loaded.id.slug, &infra, e))?;
     let access = Access::new(&loaded.id.slug, &loaded.id.state_dir);
     if outcome == UpOutcome::Created {
         access.forget_host_keys();
@@ -52,10 +38,20 @@ pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<u8> {
     // A running guest is only trusted to be reachable when nothing changed and its SSH port
     // accepts a connection: an earlier `up` may have been interrupted while sshd started.
     if outcome != UpOutcome::AlreadyRunning || moved || !crate::ssh::port_open(&endpoint) {
-        phases.run("ssh", "waiting for SSH", || access.wait_ready(SSH_TIMEOUT))?;
+        phases
+            .run("ssh", "waiting for SSH", || access.wait_ready(SSH_TIMEOUT))
+            .map_err(|e| phases.record_error(&ctx.dirs.state, &loaded.id.slug, &infra, e))?;
     }
     registry::remember(&ctx.dirs.state, &loaded)?;
-    let provisioned = provision_step(&loaded, &access, &endpoint, outcome, args, &mut phases);
+    let provisioned = provision_step(
+        &loaded,
+        &approved,
+        &access,
+        &endpoint,
+        outcome,
+        args,
+        &mut phases,
+    );
     let what = match outcome {
         UpOutcome::AlreadyRunning => "already running",
         UpOutcome::Started => "started",
@@ -78,10 +74,6 @@ pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<u8> {
             return Err(e);
         }
     };
-    if crate::trust::load(&loaded).is_none() {
-        // trust on first use: what the first successful `up` ran with
-        crate::trust::record(&loaded)?;
-    }
     ui::info(format!(
         "{} {what}: `tmpl ssh` opens a shell",
         loaded.id.name
@@ -92,11 +84,23 @@ pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<u8> {
     Ok(code::OK)
 }
 
+/// Whether this `up` is going to provision (so its files must be approved first): a guest to
+/// be created always, an existing one until a run has succeeded; the flags override.
+fn provision_wanted(loaded: &crate::context::Loaded, state: backend::State, args: &UpArgs) -> bool {
+    if loaded.config.provision.is_none() || args.no_provision {
+        return false;
+    }
+    args.provision
+        || state == backend::State::NotCreated
+        || provision::decide(When::Needed, provision::last(&loaded.id.state_dir).as_ref()).is_some()
+}
+
 /// Provisions the guest when it needs it (see `provision`): a new guest always, an existing
 /// one until a run has succeeded; `--provision` and `--no-provision` override. Returns
 /// whether it ran.
 fn provision_step(
     loaded: &crate::context::Loaded,
+    approved: &crate::trust::Approved,
     access: &Access,
     endpoint: &crate::ssh::Endpoint,
     outcome: UpOutcome,
@@ -131,7 +135,7 @@ fn provision_step(
         endpoint,
     };
     phases.run("provision", &provision::label(script, Some(reason)), || {
-        provision::run(&target, script)
+        provision::run(&target, script, approved)
     })?;
     Ok(true)
 }

@@ -2,7 +2,12 @@
 //! with private XDG dirs, and a `Drop` that removes whatever the test made (`tmpl rm -f`),
 //! so a failing test leaves nothing running.
 //!
-//! These tests need the real stack (`make setup fixtures`); they fail, not skip, without it.
+//! These tests need the real stack (`make setup fixtures`); they are ignored without the
+//! `e2e` feature.
+//!
+//! A person approves a new project folder once (`tmpl trust`) before its first `up`. The
+//! harness does it for them before every `up`, `provision` and `vagrant`, unless a test turns
+//! `auto_trust` off to test approval itself.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -20,6 +25,10 @@ pub struct Project {
     root: tempfile::TempDir,
     pub dir: PathBuf,
     pub keep: bool,
+    /// Leave `TMPL_LIBVIRT_DRIVER` unset, as a person would: tmpl then decides itself.
+    pub auto_driver: bool,
+    /// Approve the folder as it is before each `up`, `provision` and `vagrant`.
+    pub auto_trust: bool,
 }
 
 impl Project {
@@ -36,6 +45,8 @@ impl Project {
             root,
             dir,
             keep: false,
+            auto_driver: false,
+            auto_trust: true,
         }
     }
 
@@ -50,6 +61,16 @@ impl Project {
     }
 
     pub fn cmd(&self, args: &[&str]) -> Command {
+        let verb = args.iter().find(|a| !a.starts_with('-')).copied();
+        if self.auto_trust && matches!(verb, Some("up" | "provision" | "vagrant")) {
+            // a folder that cannot be approved (invalid settings) fails in the command itself
+            let _ = self.bare(&["trust"]).output().unwrap();
+        }
+        self.bare(args)
+    }
+
+    /// `tmpl ARGS` in the project, with its private dirs, and nothing done first.
+    pub fn bare(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_tmpl"));
         c.args(args)
             .current_dir(&self.dir)
@@ -57,11 +78,15 @@ impl Project {
             .env("XDG_CACHE_HOME", self.xdg().join("cache"))
             .env("XDG_STATE_HOME", self.xdg().join("state"))
             .env("XDG_CONFIG_HOME", self.xdg().join("config"))
-            .env(
+            .stdin(std::process::Stdio::null());
+        if self.auto_driver {
+            c.env_remove("TMPL_LIBVIRT_DRIVER");
+        } else {
+            c.env(
                 "TMPL_LIBVIRT_DRIVER",
                 std::env::var("TMPL_LIBVIRT_DRIVER").unwrap_or_else(|_| "qemu".into()),
-            )
-            .stdin(std::process::Stdio::null());
+            );
+        }
         c
     }
 
@@ -232,7 +257,8 @@ impl Drop for TestBridge {
     }
 }
 
-/// libvirt domains and volumes whose name contains `needle`.
+/// libvirt domains and volumes whose name contains `needle`, as libvirt lists them (a file
+/// removed behind libvirt's back after a pool refresh stays in this list: that is the point).
 pub fn libvirt_leftovers(needle: &str) -> Vec<String> {
     let doms = host_ok(
         "virsh",
@@ -244,4 +270,77 @@ pub fn libvirt_leftovers(needle: &str) -> Vec<String> {
         .filter(|l| l.contains(needle))
         .map(|l| l.trim().to_owned())
         .collect()
+}
+
+/// Runs `tmpl ARGS` in a process group of its own, as a terminal runs a foreground job, and
+/// sends `signal` to the whole group (as Ctrl+C does) once a line containing `when` appears
+/// on its stderr. Returns the exit code (None: killed) and everything it printed. Panics if
+/// the line never appears: the moment the test is about was not reached.
+pub fn signal_at(p: &Project, args: &[&str], when: &str, signal: i32) -> (Option<i32>, String) {
+    use std::io::BufRead;
+    use std::os::unix::process::CommandExt;
+    let mut child = p
+        .cmd(args)
+        .process_group(0)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pgid = child.id() as i32;
+    let mut text = String::new();
+    let mut sent = false;
+    for line in std::io::BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.unwrap_or_default();
+        text.push_str(&line);
+        text.push('\n');
+        if !sent && line.contains(when) {
+            // SAFETY: signalling the process group this test created
+            unsafe {
+                libc::kill(-pgid, signal);
+            }
+            sent = true;
+        }
+    }
+    let code = child.wait().unwrap().code();
+    eprintln!(
+        "$ tmpl {} (signal {signal} at {when:?}) -> {code:?}\n{text}",
+        args.join(" ")
+    );
+    assert!(
+        sent,
+        "`{when}` never appeared in the output of tmpl {args:?}"
+    );
+    (code, text)
+}
+
+/// The outcome `tmpl` recorded for the last operation (`timings.jsonl`).
+pub fn last_outcome(p: &Project) -> String {
+    let text =
+        std::fs::read_to_string(p.xdg().join("state/tmpl/timings.jsonl")).unwrap_or_default();
+    let last = text.lines().last().unwrap_or("{}");
+    let v: serde_json::Value = serde_json::from_str(last).unwrap();
+    v["outcome"].as_str().unwrap_or("").to_owned()
+}
+
+/// Makes this host look fresh for `box_name`: Vagrant does not have the box and libvirt's pool
+/// holds no base volume of it, so the next `up` adds and uploads it (and refreshes the pool),
+/// as on a machine that never ran a VM of it.
+pub fn forget_box(box_name: &str) {
+    let _ = host("vagrant", &["box", "remove", "--force", "--all", box_name]);
+    let prefix = format!(
+        "{}_vagrant_box_image_",
+        box_name.replace('/', "-VAGRANTSLASH-")
+    );
+    let vols = host_ok(
+        "virsh",
+        &["-c", "qemu:///system", "-q", "vol-list", "default"],
+    );
+    for v in vols.lines().filter_map(|l| l.split_whitespace().next()) {
+        if v.starts_with(&prefix) {
+            host_ok(
+                "virsh",
+                &["-c", "qemu:///system", "vol-delete", "--pool", "default", v],
+            );
+        }
+    }
 }

@@ -2,9 +2,12 @@
 //!
 //! bollard's `connect_with_socket_defaults()` ignores `DOCKER_HOST`, so the socket is chosen
 //! here: `CONTAINER_HOST`, then `DOCKER_HOST` (unix sockets), then the rootless socket in
-//! `$XDG_RUNTIME_DIR`, then the system one. When none answers and `podman` is installed, tmpl
-//! starts a transient API service that exits after five idle minutes, the way
-//! `podman.socket` activation would.
+//! `$XDG_RUNTIME_DIR`, then the system one.
+//!
+//! `connect` only finds a service that answers. `connect_or_start` (for commands that act on
+//! a guest) also starts a transient API service when none does, one that exits after five
+//! idle minutes, the way `podman.socket` activation would. Checks (`status`, `ls`, `doctor`,
+//! `gc`) never start one: they report what they found.
 
 use crate::error::{code, Failure};
 use crate::ui;
@@ -22,6 +25,27 @@ pub struct Client {
 impl Client {
     pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
         self.rt.block_on(f)
+    }
+
+    /// Every container, running or not, that carries `label`.
+    pub fn labelled(&self, label: &str) -> Result<Vec<bollard::models::ContainerSummary>> {
+        let filters =
+            std::collections::HashMap::from([("label".to_owned(), vec![label.to_owned()])]);
+        let opts = bollard::query_parameters::ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&filters)
+            .build();
+        Ok(self.block_on(self.docker.list_containers(Some(opts)))?)
+    }
+
+    /// Every network that carries `label`.
+    pub fn labelled_networks(&self, label: &str) -> Result<Vec<bollard::models::Network>> {
+        let filters =
+            std::collections::HashMap::from([("label".to_owned(), vec![label.to_owned()])]);
+        let opts = bollard::query_parameters::ListNetworksOptionsBuilder::default()
+            .filters(&filters)
+            .build();
+        Ok(self.block_on(self.docker.list_networks(Some(opts)))?)
     }
 }
 
@@ -62,7 +86,22 @@ fn try_socket(rt: &tokio::runtime::Runtime, path: &std::path::Path) -> Option<Do
     matches!(ok, Ok(Ok(_))).then_some(docker)
 }
 
+/// Where tmpl notes the pid of a service it started on `socket`.
+pub fn pid_file(socket: &std::path::Path) -> PathBuf {
+    socket.with_extension("tmpl-pid")
+}
+
+/// The first candidate whose service answers; never starts one.
 pub fn connect() -> Result<Client> {
+    connect_with(false)
+}
+
+/// Like `connect`, but starts a transient service when none answers (and none was named).
+pub fn connect_or_start() -> Result<Client> {
+    connect_with(true)
+}
+
+fn connect_with(start: bool) -> Result<Client> {
     let rt = runtime()?;
     let tried = candidates();
     for (path, _) in &tried {
@@ -75,7 +114,7 @@ pub fn connect() -> Result<Client> {
         }
     }
     let explicit = tried.iter().any(|(_, why)| why.ends_with("_HOST"));
-    if !explicit {
+    if start && !explicit {
         if let Some(c) = start_transient(&rt, &tried)? {
             return Ok(c);
         }
@@ -109,16 +148,21 @@ fn start_transient(
     ));
     let _ = std::fs::remove_file(path);
     // setsid: the service must not die with tmpl's terminal, nor hold tmpl's pipes or locks.
+    // It starts in `/`: it outlives tmpl, and its containers' conmon inherit its folder, so a
+    // project folder deleted later would break every container start.
     let spawned = std::process::Command::new("setsid")
         .args(["podman", "system", "service", "--time=300"])
         .arg(format!("unix://{}", path.display()))
+        .current_dir("/")
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn();
-    if spawned.is_err() {
+    let Ok(child) = spawned else {
         return Ok(None);
-    }
+    };
+    // for whoever must stop exactly this service later (the fault tests do)
+    let _ = std::fs::write(pid_file(path), format!("{}\n", child.id()));
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(5) {
         if let Some(docker) = try_socket(rt, path) {

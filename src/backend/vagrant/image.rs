@@ -185,33 +185,48 @@ fn download(url: &str, cache_root: &Path) -> Result<PathBuf> {
         return Ok(target);
     }
     let partial = target.with_extension("part");
-    ui::info(format!("downloading {url}"));
+    let shown = crate::text::redact_url(url);
+    ui::info(format!("downloading {shown}"));
     let progress = if console::Term::stderr().is_term() {
         "--progress-bar"
     } else {
         "--silent"
     };
-    Cmd::new("curl")
+    // credentials in the URL go to curl in a private file, never on its command line (which
+    // every user of the host can read in `ps`)
+    let (bare, user) = crate::text::split_credentials(url);
+    let secrets = tempfile::tempdir()?;
+    let mut curl = Cmd::new("curl")
         .args(["--fail", "--location", "--show-error", progress, "--output"])
-        .arg(&partial)
-        .arg(url)
-        .interactive()
-        .and_then(|code| {
-            if code == 0 {
-                Ok(())
-            } else {
-                Err(Failure::new(code::FAILURE, format!("cannot download {url} (curl exit {code})"))
-                    .hint("check the URL and the network, or download it yourself and set IMAGE to the file")
-                    .into())
-            }
-        })?;
+        .arg(&partial);
+    if let Some(user) = user {
+        let cfg = secrets.path().join("curl.cfg");
+        let q = |v: &str| v.replace('\\', "\\\\").replace('"', "\\\"");
+        crate::ssh::write_private(&cfg, format!("user = \"{}\"\n", q(&user)).as_bytes())?;
+        curl = curl.arg("--config").arg(&cfg);
+    }
+    curl.arg(&bare).interactive().and_then(|code| {
+        if code == 0 {
+            Ok(())
+        } else {
+            Err(Failure::new(
+                code::FAILURE,
+                format!("cannot download {shown} (curl exit {code})"),
+            )
+            .hint(
+                "check the URL and the network, or download it yourself and set IMAGE to the file",
+            )
+            .into())
+        }
+    })?;
     std::fs::rename(&partial, &target)?;
     Ok(target)
 }
 
 /// The NoCloud seed for a cloud image: the login user with the project's key, the hostname,
-/// and a root filesystem grown to the disk. Written where libvirt's QEMU can read it.
-pub fn write_seed(plan: &VmPlan, public_key: &str, iso: &Path) -> Result<()> {
+/// and a root filesystem grown to the disk. Built in a private temporary folder and handed to
+/// libvirt as the pool volume `volume`, where its QEMU can read it.
+pub fn write_seed(plan: &VmPlan, public_key: &str, volume: &str) -> Result<()> {
     let hostname = &plan.context.hostname;
     let user_data = format!(
         "#cloud-config\nhostname: {hostname}\nmanage_etc_hosts: true\nusers:\n  - name: {CLOUD_USER}\n    sudo: 'ALL=(ALL) NOPASSWD:ALL'\n    shell: /bin/bash\n    lock_passwd: true\n    ssh_authorized_keys:\n      - '{public_key}'\nssh_pwauth: false\ngrowpart:\n  mode: auto\n  devices: ['/']\nresize_rootfs: true\n"
@@ -220,17 +235,14 @@ pub fn write_seed(plan: &VmPlan, public_key: &str, iso: &Path) -> Result<()> {
     let work = tempfile::tempdir()?;
     crate::ssh::write_private(&work.path().join("user-data"), user_data.as_bytes())?;
     crate::ssh::write_private(&work.path().join("meta-data"), meta_data.as_bytes())?;
-    if let Some(dir) = iso.parent() {
-        ensure_dir(dir)?;
-    }
+    let iso = work.path().join("seed.iso");
     Cmd::new("xorriso")
         .args(["-as", "genisoimage", "-output"])
-        .arg(iso)
+        .arg(&iso)
         .args(["-volid", "CIDATA", "-joliet", "-rock"])
         .arg(work.path().join("user-data"))
         .arg(work.path().join("meta-data"))
         .read()?;
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(iso, std::fs::Permissions::from_mode(0o600))?;
+    super::virsh::vol_upload(volume, &iso)?;
     Ok(())
 }

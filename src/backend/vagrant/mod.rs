@@ -5,6 +5,7 @@
 //! operations that change the VM start Vagrant; the live state comes from libvirt.
 
 pub mod image;
+pub mod kvm;
 pub mod plan;
 pub mod virsh;
 pub mod virtiofs;
@@ -24,9 +25,10 @@ use std::time::{Duration, Instant};
 
 pub struct Vagrant {
     loaded: Loaded,
-    host: VmHost,
     plan: VmPlan,
     access: Access,
+    /// Decided when first needed (see `driver`): never on the read-only paths.
+    driver: std::cell::OnceCell<kvm::Driver>,
 }
 
 /// Grows the root partition and filesystem to the disk, on guests from boxes (cloud images do
@@ -53,14 +55,54 @@ impl Vagrant {
         let access = Access::new(&loaded.id.slug, &loaded.id.state_dir);
         Vagrant {
             loaded,
-            host,
             plan,
             access,
+            driver: std::cell::OnceCell::new(),
         }
     }
 
-    pub fn plan(&self) -> &VmPlan {
-        &self.plan
+    /// Where the domain type chosen at creation is kept: a VM keeps it for its whole life.
+    fn driver_record(&self) -> PathBuf {
+        self.loaded.id.state_dir.join("libvirt-driver.json")
+    }
+
+    /// The domain type for this VM: `TMPL_LIBVIRT_DRIVER`, else the one it was created with,
+    /// else whether KVM works here (see `kvm`).
+    pub fn driver(&self) -> &kvm::Driver {
+        self.driver.get_or_init(|| {
+            let env = std::env::var("TMPL_LIBVIRT_DRIVER").ok();
+            if env.as_deref().is_some_and(|e| !e.trim().is_empty()) {
+                return kvm::choose(env.as_deref(), || Ok(()));
+            }
+            if let Some(d) = std::fs::read_to_string(self.driver_record())
+                .ok()
+                .and_then(|t| serde_json::from_str::<kvm::Driver>(&t).ok())
+            {
+                return kvm::Driver {
+                    why: format!("chosen when the VM was created ({})", d.why),
+                    fallback: false,
+                    ..d
+                };
+            }
+            let cache = self.loaded.id.cache_dir.parent().map(PathBuf::from);
+            kvm::choose(None, || kvm::works(&cache.unwrap_or_default()))
+        })
+    }
+
+    /// The template's context, complete: the driver and the seed's path are known by now.
+    fn context(&self) -> Result<crate::render::VmContext> {
+        let mut c = self.plan.context.clone();
+        c.driver = self.driver().name.clone();
+        if let Some(vol) = &self.plan.seed_volume {
+            // before the seed exists (or for `tmpl render` without libvirt): where the default
+            // pool keeps it
+            let path = virsh::vol_path(vol)
+                .ok()
+                .filter(|p| !p.is_empty())
+                .unwrap_or_else(|| format!("{}/{vol}", plan::LIBVIRT_IMAGES));
+            c.seed_iso = Some(path);
+        }
+        Ok(c)
     }
 
     /// The environment every Vagrant child gets.
@@ -87,10 +129,22 @@ impl Vagrant {
             .fold(Cmd::new("vagrant").args(args), |c, (k, v)| c.env(k, v))
     }
 
+    /// A Vagrant command whose whole output goes to `<state>/logs/vagrant-<verb>.log`, for the
+    /// streamed operations: the terminal shows the progress, a failure its cause and the log.
+    fn logged(&self, args: &[&str]) -> Cmd {
+        let verb = args.first().copied().unwrap_or("run");
+        let log = self
+            .loaded
+            .id
+            .state_dir
+            .join("logs")
+            .join(format!("vagrant-{verb}.log"));
+        self.vagrant(args).log_to(log)
+    }
+
     /// Writes the Vagrantfile when its text changed (Vagrant reads it on every call).
     pub fn render(&self) -> Result<()> {
-        let (template, _) = crate::render::template_source(&self.loaded_config_dir())?;
-        let text = crate::render::vagrantfile(&template, &self.plan.context)?;
+        let text = self.vagrantfile()?;
         let path = self.plan.vagrantfile_dir.join("Vagrantfile");
         if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
             crate::state::write_atomic(&path, text.as_bytes(), 0o600)?;
@@ -99,8 +153,30 @@ impl Vagrant {
         Ok(())
     }
 
-    fn loaded_config_dir(&self) -> PathBuf {
-        crate::project::Dirs::from_env().config
+    /// For `stop` and `rm`, which never apply settings: the Vagrantfile the last approved
+    /// `up` wrote. Rendered again only when it is missing (tmpl's cache was cleared) and the
+    /// settings as they are now were approved; `None` when it cannot be had.
+    fn last_approved_vagrantfile(&self) -> Result<Option<()>> {
+        let path = self.plan.vagrantfile_dir.join("Vagrantfile");
+        if path.is_file() {
+            std::fs::create_dir_all(&self.plan.dotfile_dir)?;
+            return Ok(Some(()));
+        }
+        let state_root = crate::project::Dirs::from_env().state;
+        let approved = crate::trust::load(&state_root, &self.loaded.project.dir)
+            .is_some_and(|a| a.settings == crate::trust::settings(&self.loaded));
+        if approved {
+            self.render()?;
+            return Ok(Some(()));
+        }
+        Ok(None)
+    }
+
+    /// The Vagrantfile's text, as `render` writes it and `tmpl render` prints it.
+    pub fn vagrantfile(&self) -> Result<String> {
+        let (template, _) =
+            crate::render::template_source(&crate::project::Dirs::from_env().config)?;
+        crate::render::vagrantfile(&template, &self.context()?)
     }
 
     /// Vagrant's record of the machine: `<dotfile>/machines/<name>/libvirt/`.
@@ -152,15 +228,18 @@ impl Vagrant {
     }
 
     /// A domain with the project's name that Vagrant does not know (an interrupted `up`, or
-    /// a state dir deleted by hand) would block creation: remove it.
+    /// a state dir deleted by hand) would block creation: remove it. `rm` also removes one
+    /// that Vagrant knows when there is no approved Vagrantfile to do it with.
     fn remove_orphan_domain(&self) -> Result<bool> {
-        if self.known_to_vagrant() || virsh::domain(&self.plan.domain)?.is_none() {
+        if virsh::domain(&self.plan.domain)?.is_none() {
             return Ok(false);
         }
-        ui::warn(format!(
-            "removing VM `{}`, left behind by an earlier interrupted run",
-            self.plan.domain
-        ));
+        let why = if self.known_to_vagrant() {
+            "without Vagrant: its Vagrantfile is gone and the settings changed since they were approved"
+        } else {
+            "left behind by an earlier interrupted run"
+        };
+        ui::warn(format!("removing VM `{}`, {why}", self.plan.domain));
         let _ = virsh::virsh().args(["destroy", &self.plan.domain]).output();
         virsh::virsh()
             .args([
@@ -174,8 +253,14 @@ impl Vagrant {
     }
 
     fn prepare_create(&self) -> Result<()> {
-        if let Some(why) = &self.host.fallback_reason {
-            ui::warn(why);
+        // a record left by a create that failed is about no VM: choose afresh
+        let _ = std::fs::remove_file(self.driver_record());
+        let driver = self.driver();
+        if driver.fallback {
+            ui::warn(format!(
+                "{}; using software emulation (slow). TMPL_LIBVIRT_DRIVER=qemu chooses it without the check",
+                driver.why
+            ));
         }
         self.remove_orphan_domain()?;
         virsh::ensure_management_network(&crate::project::Dirs::from_env().state)?;
@@ -189,10 +274,32 @@ impl Vagrant {
             &cache_root,
             &self.env(),
         )?;
-        if let Some(iso) = &self.plan.seed_iso {
-            image::write_seed(&self.plan, &public, iso)?;
+        if let Some(vol) = &self.plan.seed_volume {
+            image::write_seed(&self.plan, &public, vol)?;
+            // the seed's path in the Vagrantfile is the volume's, now that it exists
+            self.render()?;
         }
         Ok(())
+    }
+
+    /// A hint for the failures whose cause tmpl knows.
+    fn explain(&self, e: anyhow::Error) -> anyhow::Error {
+        let details = e
+            .chain()
+            .find_map(|c| c.downcast_ref::<Failure>())
+            .map(|f| f.details.join("\n"))
+            .unwrap_or_default();
+        let kvm_broken = (details.contains("failed to set MSR") || details.contains("/dev/kvm"))
+            && self.driver().name == "kvm";
+        let hint = if kvm_broken {
+            "KVM does not work on this host: unset TMPL_LIBVIRT_DRIVER so that tmpl checks and falls back to emulation, or set TMPL_LIBVIRT_DRIVER=qemu".to_owned()
+        } else {
+            "the log holds everything Vagrant printed; `tmpl doctor` checks the host".to_owned()
+        };
+        match e.downcast::<Failure>() {
+            Ok(f) => f.hint(hint).into(),
+            Err(e) => e,
+        }
     }
 
     fn grow_root(&self, endpoint: &Endpoint) -> Result<()> {
@@ -201,7 +308,7 @@ impl Vagrant {
         let cmd = self.access.command(
             &["sudo".into(), "sh".into(), "-c".into(), GROW_ROOT.into()],
             false,
-        );
+        )?;
         cmd.read().map(|_| ())
     }
 }
@@ -242,11 +349,11 @@ impl Backend for Vagrant {
             Some(_) if self.known_to_vagrant() => {
                 virsh::ensure_management_network(&crate::project::Dirs::from_env().state)?;
                 self.render()?;
-                let up = self.vagrant(["up", "--provider=libvirt", "--no-provision"]);
+                let up = self.logged(&["up", "--provider=libvirt", "--no-provision"]);
                 phases.run(
                     "start",
                     &format!("starting VM {}", self.plan.domain),
-                    || up.stream(),
+                    || up.stream().map_err(|e| self.explain(e)),
                 )?;
                 UpOutcome::Started
             }
@@ -254,11 +361,16 @@ impl Backend for Vagrant {
                 phases.run("prepare", "preparing image and Vagrantfile", || {
                     self.prepare_create()
                 })?;
-                let up = self.vagrant(["up", "--provider=libvirt", "--no-provision"]);
+                let up = self.logged(&["up", "--provider=libvirt", "--no-provision"]);
                 phases.run(
                     "create",
                     &format!("creating VM {}", self.plan.domain),
-                    || up.stream(),
+                    || up.stream().map_err(|e| self.explain(e)),
+                )?;
+                crate::state::write_atomic(
+                    &self.driver_record(),
+                    serde_json::to_string(self.driver())?.as_bytes(),
+                    0o600,
                 )?;
                 UpOutcome::Created
             }
@@ -282,11 +394,18 @@ impl Backend for Vagrant {
         match virsh::domain(&self.plan.domain)? {
             None => Ok(StopOutcome::NotCreated),
             Some(d) if d.state != State::Running => Ok(StopOutcome::AlreadyStopped),
+            Some(_) if self.last_approved_vagrantfile()?.is_none() => {
+                // no Vagrantfile to trust: libvirt shuts the domain down itself
+                let name = &self.plan.domain;
+                let forced = phases.run("stop", &format!("stopping VM {name}"), || {
+                    virsh::shut_down(name, timeout)
+                })?;
+                Ok(StopOutcome::Stopped { forced })
+            }
             Some(_) => {
-                self.render()?;
                 let start = Instant::now();
                 let halt = self
-                    .vagrant(["halt"])
+                    .logged(&["halt"])
                     .env("TMPL_HALT_TIMEOUT", timeout.as_secs().to_string());
                 phases.run("stop", &format!("stopping VM {}", self.plan.domain), || {
                     halt.stream()
@@ -301,9 +420,8 @@ impl Backend for Vagrant {
 
     fn remove(&self, phases: &mut Phases) -> Result<Vec<String>> {
         let mut removed = Vec::new();
-        if self.known_to_vagrant() {
-            self.render()?;
-            let destroy = self.vagrant(["destroy", "-f"]);
+        if self.known_to_vagrant() && self.last_approved_vagrantfile()?.is_some() {
+            let destroy = self.logged(&["destroy", "-f"]);
             phases.run(
                 "remove",
                 &format!("removing VM {}", self.plan.domain),
@@ -314,10 +432,14 @@ impl Backend for Vagrant {
         if self.remove_orphan_domain()? {
             removed.push(format!("VM {} (left behind)", self.plan.domain));
         }
-        if let Some(iso) = &self.plan.seed_iso {
-            if iso.exists() {
-                std::fs::remove_file(iso)?;
-                removed.push(format!("seed {}", iso.display()));
+        if let Some(vol) = &self.plan.seed_volume {
+            if virsh::vol_delete(vol)? {
+                removed.push(format!("seed volume {vol}"));
+            }
+            // a seed written as a plain file by an earlier tmpl
+            let legacy = std::path::Path::new(plan::LIBVIRT_IMAGES).join(vol);
+            if legacy.is_file() && std::fs::remove_file(&legacy).is_ok() {
+                removed.push(format!("seed {}", legacy.display()));
             }
         }
         Ok(removed)
@@ -327,7 +449,15 @@ impl Backend for Vagrant {
         let mut m = serde_json::Map::new();
         m.insert("domain".into(), self.plan.domain.clone().into());
         m.insert("box".into(), self.plan.context.r#box.clone().into());
-        m.insert("driver".into(), self.host.driver.clone().into());
+        // only the choice already made: `status` never runs the KVM probe
+        let driver = match std::env::var("TMPL_LIBVIRT_DRIVER") {
+            Ok(d) if !d.trim().is_empty() => d,
+            _ => std::fs::read_to_string(self.driver_record())
+                .ok()
+                .and_then(|t| serde_json::from_str::<kvm::Driver>(&t).ok())
+                .map_or_else(|| "not chosen yet".into(), |d| d.name),
+        };
+        m.insert("driver".into(), driver.into());
         m.insert(
             "vagrant_cwd".into(),
             self.plan.vagrantfile_dir.display().to_string().into(),
@@ -343,62 +473,13 @@ impl Backend for Vagrant {
 /// Facts about this host that shape a VM, read once.
 #[derive(Debug, Clone)]
 pub struct VmHost {
-    /// libvirt domain type: `kvm`, or `qemu` for software emulation.
-    pub driver: String,
-    /// Set when the driver was chosen by falling back, for a one-line warning.
-    pub fallback_reason: Option<String>,
     pub home: Option<PathBuf>,
 }
 
 impl VmHost {
     pub fn detect() -> VmHost {
-        let home = std::env::var_os("HOME").map(PathBuf::from);
-        let (driver, fallback_reason) = choose_driver(
-            std::env::var("TMPL_LIBVIRT_DRIVER").ok().as_deref(),
-            kvm_usable(),
-        );
         VmHost {
-            driver,
-            fallback_reason,
-            home,
+            home: std::env::var_os("HOME").map(PathBuf::from),
         }
-    }
-}
-
-/// `TMPL_LIBVIRT_DRIVER` wins; otherwise KVM when `/dev/kvm` can be opened, else TCG.
-pub fn choose_driver(env: Option<&str>, kvm: Result<(), String>) -> (String, Option<String>) {
-    match env.map(str::trim).filter(|s| !s.is_empty()) {
-        Some(d) => (d.to_owned(), None),
-        None => match kvm {
-            Ok(()) => ("kvm".into(), None),
-            Err(why) => (
-                "qemu".into(),
-                Some(format!("KVM is not usable ({why}); using software emulation (slow). Set TMPL_LIBVIRT_DRIVER=qemu to silence this")),
-            ),
-        },
-    }
-}
-
-/// KVM is usable when the device opens read-write (what QEMU needs).
-pub fn kvm_usable() -> Result<(), String> {
-    std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/kvm")
-        .map(|_| ())
-        .map_err(|e| format!("/dev/kvm: {e}"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn driver_choice() {
-        assert_eq!(choose_driver(Some("qemu"), Ok(())).0, "qemu");
-        assert_eq!(choose_driver(None, Ok(())), ("kvm".into(), None));
-        let (d, why) = choose_driver(None, Err("missing".into()));
-        assert_eq!(d, "qemu");
-        assert!(why.unwrap().contains("missing"));
     }
 }

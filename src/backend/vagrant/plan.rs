@@ -24,7 +24,8 @@ pub struct VmPlan {
     pub dotfile_dir: PathBuf,
     /// tmpl's own key for the project (cloud images), in the state dir.
     pub key_path: PathBuf,
-    pub seed_iso: Option<PathBuf>,
+    /// The cloud-init seed, a volume of libvirt's pool (see `virsh::vol_upload`).
+    pub seed_volume: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,8 +94,7 @@ pub fn plan(loaded: &Loaded, host: &VmHost) -> VmPlan {
         }
         Image::Container(_) => unreachable!("a VM plan for a container"),
     };
-    let seed_iso =
-        cloud.then(|| PathBuf::from(LIBVIRT_IMAGES).join(format!("tmpl-{}-seed.iso", id.slug)));
+    let seed_volume = cloud.then(|| format!("tmpl-{}-seed.iso", id.slug));
     let ssh = if cloud {
         SshContext {
             username: CLOUD_USER.into(),
@@ -133,12 +133,14 @@ pub fn plan(loaded: &Loaded, host: &VmHost) -> VmPlan {
         memory_mib: c.memory_mib,
         cpus: c.cpus,
         disk_gib: c.disk_gib,
-        driver: host.driver.clone(),
+        // both filled in when the Vagrantfile is rendered: the driver is decided lazily (it
+        // may take a probe) and the seed's path is the pool volume's
+        driver: String::new(),
         ssh,
         ports: c.ports.clone(),
         private_network,
         bridge,
-        seed_iso: seed_iso.as_ref().map(|p| p.display().to_string()),
+        seed_iso: None,
         sync: c.sync.as_ref().map(|s| SyncContext {
             host_path: s.host_path.display().to_string(),
             guest_path: s.guest_path.clone(),
@@ -152,6 +154,6 @@ pub fn plan(loaded: &Loaded, host: &VmHost) -> VmPlan {
         vagrantfile_dir: id.cache_dir.join("vagrant"),
         dotfile_dir: id.state_dir.join("vagrant"),
         key_path,
-        seed_iso,
+        seed_volume,
     }
 }

@@ -61,6 +61,27 @@ pub fn domain(name: &str) -> Result<Option<Domain>> {
     }))
 }
 
+/// Shuts the domain down through ACPI, forcing it off once `timeout` has passed; returns
+/// whether it had to be forced.
+pub fn shut_down(name: &str, timeout: std::time::Duration) -> Result<bool> {
+    virsh().args(["shutdown", name]).read()?;
+    let start = std::time::Instant::now();
+    while start.elapsed() < timeout {
+        if !matches!(
+            domain(name)?,
+            Some(Domain {
+                state: State::Running,
+                ..
+            })
+        ) {
+            return Ok(false);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    virsh().args(["destroy", name]).read()?;
+    Ok(true)
+}
+
 /// Every domain name starting with `prefix` (for leftovers).
 pub fn domains_with_prefix(prefix: &str) -> Result<Vec<String>> {
     let out = virsh().args(["list", "--all", "--name"]).read()?;
@@ -108,4 +129,84 @@ pub fn ensure_management_network(state_root: &std::path::Path) -> Result<()> {
         virsh().args(["net-start", MANAGEMENT_NETWORK]).read()?;
     }
     Ok(())
+}
+
+/// The storage pool tmpl keeps its own volumes in (seed ISOs, the KVM probe's disk): the one
+/// vagrant-libvirt uses by default.
+pub const POOL: &str = "default";
+
+/// Does the pool hold a volume of this name?
+pub fn vol_exists(name: &str) -> Result<bool> {
+    let out = virsh().args(["vol-info", "--pool", POOL, name]).output()?;
+    Ok(out.success())
+}
+
+/// The volume's path on the host, as libvirt reports it.
+pub fn vol_path(name: &str) -> Result<String> {
+    Ok(virsh()
+        .args(["vol-path", "--pool", POOL, name])
+        .read()?
+        .trim()
+        .to_owned())
+}
+
+/// Makes `file` a volume of the pool called `name`, replacing one of that name. Through
+/// libvirt, not by writing into the pool's folder: libvirt's volume list and the disk then
+/// agree (a file written and removed behind libvirt's back stays listed after a pool
+/// refresh), and a user who may use libvirt but not write its folder can do it too.
+pub fn vol_upload(name: &str, file: &std::path::Path) -> Result<String> {
+    if vol_exists(name)? {
+        vol_delete(name)?;
+    }
+    let size = std::fs::metadata(file)?.len().max(1);
+    virsh()
+        .args([
+            "vol-create-as",
+            POOL,
+            name,
+            &size.to_string(),
+            "--format",
+            "raw",
+        ])
+        .read()?;
+    let uploaded = virsh()
+        .args(["vol-upload", "--pool", POOL, name])
+        .arg(file)
+        .read();
+    if let Err(e) = uploaded {
+        let _ = vol_delete(name);
+        return Err(e);
+    }
+    vol_path(name)
+}
+
+/// Removes the volume; a volume that is not there is not an error.
+pub fn vol_delete(name: &str) -> Result<bool> {
+    let out = virsh()
+        .args(["vol-delete", "--pool", POOL, name])
+        .output()?;
+    if out.success() {
+        return Ok(true);
+    }
+    let err = out.stderr.to_lowercase();
+    if err.contains("storage volume not found") || err.contains("no storage vol") {
+        return Ok(false);
+    }
+    Err(Failure::new(
+        code::FAILURE,
+        format!("cannot remove volume `{name}` from pool `{POOL}`"),
+    )
+    .detail(format!("| {}", out.stderr.trim()))
+    .into())
+}
+
+/// Names of the pool's volumes.
+pub fn vol_names() -> Result<Vec<String>> {
+    let out = virsh().args(["vol-list", "--pool", POOL]).read()?;
+    Ok(out
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("Name") && !l.starts_with('-'))
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_owned)
+        .collect())
 }
