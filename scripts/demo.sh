@@ -8,6 +8,9 @@ project=examples/offline-demo
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*" >&2; }
 run() { step "tmpl $*"; "$tmpl" -C "$project" "$@"; }
 run validate
+# a new folder: tmpl shows what it will run on this host and in the guest, and it is approved
+# once (on a terminal `tmpl up` asks instead; here nothing could answer)
+run trust
 run up
 run status
 run ssh -- sh -c 'echo "hello from $(hostname): $(nproc) CPUs visible, $(uname -r)"'

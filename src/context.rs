@@ -153,7 +153,7 @@ impl Ctx {
                     .or_else(|| p.value.clone())
                     .unwrap_or_else(|| p.key.clone()),
             };
-            f = f.detail(format!("--> {place}  {what}"));
+            f = f.detail(format!("--> {place}  {}", crate::text::redact_url(&what)));
             let example = p
                 .example
                 .as_ref()

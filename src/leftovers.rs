@@ -1,15 +1,19 @@
 //! Things tmpl made that no project owns any more: domains, volumes and seed ISOs named
-//! `tmpl-`, containers and networks labelled by tmpl whose project folder is gone, registry
-//! entries whose folder is gone, stale locks and dead ssh control sockets. `tmpl doctor`
-//! lists them; `tmpl gc` removes them.
+//! `tmpl-`, containers and networks labelled by tmpl whose project folder is gone, records of
+//! projects and approvals whose folder is gone, stale locks and dead ssh control sockets.
+//! `tmpl doctor` lists them; `tmpl gc` removes them.
 //!
-//! A guest counts as a leftover only when its project folder is gone (containers carry it in
-//! the `tmpl.dir` label; VMs in the description vagrant-libvirt writes, the Vagrantfile path in
-//! tmpl's cache). A stopped guest of a living project is never touched.
+//! Only what is provably this user's and provably gone counts:
+//! - a guest is this user's when its files are in this user's own cache or state (a VM's
+//!   Vagrantfile, which vagrant-libvirt names in the domain's description; a container's
+//!   `tmpl.state` label), so one user's `gc` never touches another's guests;
+//! - a folder is gone when looking it up says "not found": "permission denied" proves
+//!   nothing. A stopped guest of a living project is never touched.
 
 use crate::backend::podman::{client, spec};
 use crate::backend::vagrant::virsh;
 use crate::process::Cmd;
+use crate::project::Dirs;
 use anyhow::Result;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -23,8 +27,26 @@ pub enum Kind {
     Container,
     Network,
     RegistryEntry,
+    Approval,
     Lock,
     ControlSocket,
+}
+
+impl Kind {
+    /// What it is, in words, for `doctor` and `gc`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Kind::Domain => "VM",
+            Kind::Volume => "disk volume",
+            Kind::SeedIso => "seed ISO",
+            Kind::Container => "container",
+            Kind::Network => "network",
+            Kind::RegistryEntry => "project record",
+            Kind::Approval => "approval",
+            Kind::Lock => "lock file",
+            Kind::ControlSocket => "ssh control socket",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -32,6 +54,16 @@ pub struct Leftover {
     pub kind: Kind,
     pub name: String,
     pub why: String,
+}
+
+/// Is `path` provably gone? Only "not found" says so: "permission denied" (another user's
+/// home, say) proves nothing, and what cannot be proven gone is never removed.
+pub fn gone(path: &Path) -> bool {
+    gone_by(std::fs::symlink_metadata(path))
+}
+
+fn gone_by(stat: std::io::Result<std::fs::Metadata>) -> bool {
+    matches!(stat, Err(e) if e.kind() == std::io::ErrorKind::NotFound)
 }
 
 fn slug_of(name: &str) -> Option<&str> {
@@ -48,97 +80,81 @@ fn domain_source(name: &str) -> Option<PathBuf> {
         .find_map(|l| l.trim().strip_prefix("Source: ").map(PathBuf::from))
 }
 
-fn vm_leftovers(out: &mut Vec<Leftover>) {
+/// Does this user have files for the project `slug` (an interrupted `up` leaves them)?
+fn mine(dirs: &Dirs, slug: &str) -> bool {
+    !gone(&dirs.state.join(slug)) || !gone(&dirs.cache.join(slug))
+}
+
+fn vm_leftovers(dirs: &Dirs, out: &mut Vec<Leftover>) {
     let Ok(domains) = virsh::domains_with_prefix("tmpl-") else {
         return;
     };
-    let mut live_slugs = Vec::new();
     for d in &domains {
-        match domain_source(d) {
-            Some(src) if !src.exists() => out.push(Leftover {
+        let Some(src) = domain_source(d) else {
+            continue;
+        };
+        if src.starts_with(&dirs.cache) && gone(&src) {
+            out.push(Leftover {
                 kind: Kind::Domain,
                 name: d.clone(),
                 why: format!("its Vagrantfile {} is gone", src.display()),
-            }),
-            _ => live_slugs.extend(slug_of(d).map(str::to_owned)),
-        }
-    }
-    let Ok(vols) = virsh::virsh().args(["vol-list", "default"]).read() else {
-        return;
-    };
-    for line in vols.lines() {
-        // a box's base image (`tmpl-test-VAGRANTSLASH-..._vagrant_box_image_...`) is shared
-        // by every VM of that box, not a project's
-        let Some(vol) = line
-            .split_whitespace()
-            .next()
-            .filter(|v| v.starts_with("tmpl-") && !v.contains("_vagrant_box_image_"))
-        else {
-            continue;
-        };
-        let owned = slug_of(vol).is_some_and(|s| {
-            domains.iter().any(|d| slug_of(d) == Some(s)) || live_slugs.iter().any(|l| l == s)
-        });
-        if !owned {
-            let kind = if vol.ends_with("-seed.iso") {
-                Kind::SeedIso
-            } else {
-                Kind::Volume
-            };
-            out.push(Leftover {
-                kind,
-                name: vol.to_owned(),
-                why: "no domain uses it".into(),
             });
         }
     }
-    // seed ISOs are plain files too (the pool may not have been refreshed)
-    for e in std::fs::read_dir(crate::backend::vagrant::plan::LIBVIRT_IMAGES)
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if name.starts_with("tmpl-")
-            && name.ends_with("-seed.iso")
-            && !out.iter().any(|l| l.name == name)
-        {
-            let owned =
-                slug_of(&name).is_some_and(|s| domains.iter().any(|d| slug_of(d) == Some(s)));
-            if !owned {
-                out.push(Leftover {
-                    kind: Kind::SeedIso,
-                    name,
-                    why: "no domain uses it".into(),
-                });
-            }
+    let Ok(vols) = virsh::vol_names() else { return };
+    for vol in vols {
+        // a box's base image (`tmpl-test-VAGRANTSLASH-..._vagrant_box_image_...`) is shared
+        // by every VM of that box, not a project's
+        if !vol.starts_with("tmpl-") || vol.contains("_vagrant_box_image_") {
+            continue;
         }
+        let Some(slug) = slug_of(&vol) else { continue };
+        let used = domains.iter().any(|d| slug_of(d) == Some(slug));
+        if used || !(mine(dirs, slug) || probe_left(slug)) {
+            continue;
+        }
+        out.push(Leftover {
+            kind: if vol.ends_with("-seed.iso") {
+                Kind::SeedIso
+            } else {
+                Kind::Volume
+            },
+            name: vol,
+            why: "no domain uses it".into(),
+        });
     }
 }
 
-fn container_leftovers(out: &mut Vec<Leftover>) {
+/// The KVM probe's disk of a tmpl that died mid-probe (`kvm-probe-<pid>`).
+fn probe_left(slug: &str) -> bool {
+    let Some(pid) = slug
+        .strip_prefix("kvm-probe-")
+        .and_then(|p| p.parse::<i32>().ok())
+    else {
+        return false;
+    };
+    // SAFETY: signal 0 only asks whether the process exists
+    unsafe { libc::kill(pid, 0) != 0 }
+}
+
+fn container_leftovers(dirs: &Dirs, out: &mut Vec<Leftover>) {
     let Ok(c) = client::connect() else { return };
-    let label = spec::LABEL_PROJECT.to_string();
-    let filters = std::collections::HashMap::from([("label".to_owned(), vec![label])]);
-    let opts = bollard::query_parameters::ListContainersOptionsBuilder::default()
-        .all(true)
-        .filters(&filters)
-        .build();
-    let Ok(list) = c.block_on(c.docker.list_containers(Some(opts))) else {
+    let Ok(list) = c.labelled(spec::LABEL_PROJECT) else {
         return;
     };
     let mut kept_slugs = Vec::new();
     for s in list {
         let labels = s.labels.unwrap_or_default();
-        let dir = labels.get(spec::LABEL_DIR).map(PathBuf::from);
         let name = s
             .names
             .and_then(|n| n.first().cloned())
             .unwrap_or_default()
             .trim_start_matches('/')
             .to_owned();
-        match dir {
-            Some(d) if !d.is_dir() => out.push(Leftover {
+        let state = labels.get(spec::LABEL_STATE).map(PathBuf::from);
+        let dir = labels.get(spec::LABEL_DIR).map(PathBuf::from);
+        match (state, dir) {
+            (Some(st), Some(d)) if st.starts_with(&dirs.state) && gone(&d) => out.push(Leftover {
                 kind: Kind::Container,
                 name,
                 why: format!("its project folder {} is gone", d.display()),
@@ -146,24 +162,14 @@ fn container_leftovers(out: &mut Vec<Leftover>) {
             _ => kept_slugs.extend(labels.get(spec::LABEL_PROJECT).cloned()),
         }
     }
-    let filters = std::collections::HashMap::from([(
-        "label".to_owned(),
-        vec![spec::LABEL_PROJECT.to_owned()],
-    )]);
-    let opts = bollard::query_parameters::ListNetworksOptionsBuilder::default()
-        .filters(&filters)
-        .build();
-    for n in c
-        .block_on(c.docker.list_networks(Some(opts)))
-        .unwrap_or_default()
-    {
+    for n in c.labelled_networks(spec::LABEL_PROJECT).unwrap_or_default() {
         let slug = n
             .labels
             .as_ref()
             .and_then(|l| l.get(spec::LABEL_PROJECT))
             .cloned()
             .unwrap_or_default();
-        if !kept_slugs.contains(&slug) {
+        if !kept_slugs.contains(&slug) && mine(dirs, &slug) {
             out.push(Leftover {
                 kind: Kind::Network,
                 name: n.name.unwrap_or_default(),
@@ -173,10 +179,11 @@ fn container_leftovers(out: &mut Vec<Leftover>) {
     }
 }
 
-fn local_leftovers(state_root: &Path, out: &mut Vec<Leftover>) {
+fn local_leftovers(dirs: &Dirs, out: &mut Vec<Leftover>) {
+    let state_root = &dirs.state;
     if let Ok(reg) = crate::registry::load(state_root) {
         for (slug, e) in reg {
-            if !e.dir.is_dir() {
+            if gone(&e.dir) {
                 out.push(Leftover {
                     kind: Kind::RegistryEntry,
                     name: slug,
@@ -184,6 +191,13 @@ fn local_leftovers(state_root: &Path, out: &mut Vec<Leftover>) {
                 });
             }
         }
+    }
+    for (path, folder) in crate::trust::stale(state_root) {
+        out.push(Leftover {
+            kind: Kind::Approval,
+            name: path.display().to_string(),
+            why: format!("folder {} is gone", folder.display()),
+        });
     }
     for e in std::fs::read_dir(state_root.join("locks"))
         .into_iter()
@@ -194,9 +208,9 @@ fn local_leftovers(state_root: &Path, out: &mut Vec<Leftover>) {
         let Some(lock) = name.strip_suffix(".lock") else {
             continue;
         };
-        // a lock nobody holds and whose project has no state left
+        // a lock nobody holds and whose project has no state left (`rm` removes its own)
         let free = crate::lock::Lock::try_now(&e.path());
-        if free && !state_root.join(lock).exists() && !lock.starts_with("host-") {
+        if free && gone(&state_root.join(lock)) && !lock.starts_with("host-") {
             out.push(Leftover {
                 kind: Kind::Lock,
                 name: e.path().display().to_string(),
@@ -204,11 +218,13 @@ fn local_leftovers(state_root: &Path, out: &mut Vec<Leftover>) {
             });
         }
     }
-    for e in std::fs::read_dir(crate::ssh::control_dir())
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
+    if !crate::ssh::control_dir().exists() {
+        return;
+    }
+    let Ok(control) = crate::ssh::ensure_control_dir() else {
+        return;
+    };
+    for e in std::fs::read_dir(control).into_iter().flatten().flatten() {
         let alive = std::os::unix::net::UnixStream::connect(e.path()).is_ok();
         if !alive {
             out.push(Leftover {
@@ -220,15 +236,15 @@ fn local_leftovers(state_root: &Path, out: &mut Vec<Leftover>) {
     }
 }
 
-pub fn find(state_root: &Path) -> Vec<Leftover> {
+pub fn find(dirs: &Dirs) -> Vec<Leftover> {
     let mut out = Vec::new();
-    vm_leftovers(&mut out);
-    container_leftovers(&mut out);
-    local_leftovers(state_root, &mut out);
+    vm_leftovers(dirs, &mut out);
+    container_leftovers(dirs, &mut out);
+    local_leftovers(dirs, &mut out);
     out
 }
 
-pub fn remove(l: &Leftover, state_root: &Path) -> Result<()> {
+pub fn remove(l: &Leftover, dirs: &Dirs) -> Result<()> {
     match l.kind {
         Kind::Domain => {
             let _ = virsh::virsh().args(["destroy", &l.name]).output();
@@ -237,13 +253,7 @@ pub fn remove(l: &Leftover, state_root: &Path) -> Result<()> {
                 .read()?;
         }
         Kind::Volume | Kind::SeedIso => {
-            let vol = virsh::virsh()
-                .args(["vol-delete", "--pool", "default", &l.name])
-                .output()?;
-            let file = Path::new(crate::backend::vagrant::plan::LIBVIRT_IMAGES).join(&l.name);
-            if !vol.success() && file.exists() {
-                std::fs::remove_file(file)?;
-            }
+            virsh::vol_delete(&l.name)?;
         }
         Kind::Container => {
             Cmd::new("podman").args(["rm", "-f", &l.name]).read()?;
@@ -251,8 +261,23 @@ pub fn remove(l: &Leftover, state_root: &Path) -> Result<()> {
         Kind::Network => {
             Cmd::new("podman").args(["network", "rm", &l.name]).read()?;
         }
-        Kind::RegistryEntry => crate::registry::forget(state_root, &l.name)?,
+        Kind::RegistryEntry => crate::registry::forget(&dirs.state, &l.name)?,
+        Kind::Approval => std::fs::remove_dir_all(&l.name)?,
         Kind::Lock | Kind::ControlSocket => std::fs::remove_file(&l.name)?,
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_not_found_is_gone() {
+        use std::io::{Error, ErrorKind};
+        assert!(gone_by(Err(Error::from(ErrorKind::NotFound))));
+        assert!(!gone_by(Err(Error::from(ErrorKind::PermissionDenied))));
+        assert!(!gone(Path::new("/")));
+        assert!(gone(Path::new("/tmpl-surely-not-here/x")));
+    }
 }

@@ -65,18 +65,43 @@ pub struct BridgeContext {
 }
 
 /// A single-quoted Ruby string literal: inside `'...'` only `\\` and `\'` are escapes.
+///
+/// A control character (a newline in a folder name, say) never reaches the file as itself:
+/// the string becomes `('abc' + "\u{a}" + 'def')`, whose double-quoted parts hold nothing
+/// but a `\u{..}` escape, so they cannot interpolate either.
 pub fn ruby_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('\'');
+    let quoted = |part: &str| {
+        let mut out = String::with_capacity(part.len() + 2);
+        out.push('\'');
+        for ch in part.chars() {
+            match ch {
+                '\\' => out.push_str("\\\\"),
+                '\'' => out.push_str("\\'"),
+                c => out.push(c),
+            }
+        }
+        out.push('\'');
+        out
+    };
+    if !s.chars().any(char::is_control) {
+        return quoted(s);
+    }
+    let mut parts = Vec::new();
+    let mut run = String::new();
     for ch in s.chars() {
-        match ch {
-            '\\' => out.push_str("\\\\"),
-            '\'' => out.push_str("\\'"),
-            c => out.push(c),
+        if ch.is_control() {
+            if !run.is_empty() {
+                parts.push(quoted(&std::mem::take(&mut run)));
+            }
+            parts.push(format!("\"\\u{{{:x}}}\"", ch as u32));
+        } else {
+            run.push(ch);
         }
     }
-    out.push('\'');
-    out
+    if !run.is_empty() {
+        parts.push(quoted(&run));
+    }
+    format!("({})", parts.join(" + "))
 }
 
 /// Any JSON value as an inert Ruby literal.
@@ -234,6 +259,13 @@ mod tests {
         ctx.sync.as_mut().unwrap().readonly = true;
         let text = vagrantfile(BUILTIN_TEMPLATE, &ctx).unwrap();
         assert!(text.contains("type: 'virtiofs', mount_opts: 'ro'\n"));
+    }
+
+    #[test]
+    fn control_characters_never_reach_the_file() {
+        let lit = ruby_string("a\nMatch\r'b'");
+        assert_eq!(lit, r#"('a' + "\u{a}" + 'Match' + "\u{d}" + '\'b\'')"#);
+        assert!(!lit.chars().any(char::is_control));
     }
 
     #[test]

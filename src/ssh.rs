@@ -128,33 +128,39 @@ impl Access {
         self.close_master();
     }
 
-    fn base(&self) -> Cmd {
-        Cmd::new("ssh").arg("-F").arg(self.config())
+    /// `ssh -F <the project's config>`, once the control socket's folder is known to be
+    /// private: a socket there is trusted with the session.
+    fn base(&self) -> Result<Cmd> {
+        ensure_control_dir()?;
+        Ok(Cmd::new("ssh").arg("-F").arg(self.config()))
     }
 
-    /// Is a shared connection listening on the control socket?
+    /// Is a shared connection listening on the control socket (in a private folder)?
     pub fn master_alive(&self) -> bool {
-        std::os::unix::net::UnixStream::connect(self.control_path()).is_ok()
+        ensure_control_dir().is_ok()
+            && std::os::unix::net::UnixStream::connect(self.control_path()).is_ok()
     }
 
     pub fn close_master(&self) {
-        if self.control_path().exists() {
-            let _ = self.base().args(["-O", "exit"]).arg(&self.alias).output();
+        if !self.control_path().exists() {
+            return;
+        }
+        if let Ok(base) = self.base() {
+            let _ = base.args(["-O", "exit"]).arg(&self.alias).output();
             let _ = std::fs::remove_file(self.control_path());
         }
     }
 
-    /// Starts the shared connection if none is there. Failing is not fatal: commands then
-    /// connect on their own.
-    fn ensure_master(&self) {
+    /// Starts the shared connection if none is there. Failing to connect is not fatal:
+    /// commands then connect on their own.
+    fn ensure_master(&self) -> Result<()> {
+        let base = self.base()?;
         if self.control_path().exists() {
-            return;
+            return Ok(());
         }
-        if private_dir(&control_dir()).is_err() {
-            return;
-        }
-        let _ = self
-            .base()
+        // from `/`: the master outlives tmpl, and must not hold the project folder
+        let _ = base
+            .dir("/")
             .args([
                 "-f",
                 "-N",
@@ -167,29 +173,30 @@ impl Access {
             ])
             .arg(&self.alias)
             .output();
+        Ok(())
     }
 
     /// The `ssh` command that runs `command` in the guest (a login shell when empty), each
     /// argument quoted for the remote shell so it arrives exactly as given.
-    pub fn command(&self, command: &[String], tty: bool) -> Cmd {
+    pub fn command(&self, command: &[String], tty: bool) -> Result<Cmd> {
         let remote: Vec<String> = command.iter().map(|a| shell_quote(a)).collect();
         self.command_line(&remote.join(" "), tty)
     }
 
     /// The `ssh` command that hands `line` (already quoted; empty: a login shell) to the
     /// guest's login shell.
-    pub fn command_line(&self, line: &str, tty: bool) -> Cmd {
-        self.ensure_master();
+    pub fn command_line(&self, line: &str, tty: bool) -> Result<Cmd> {
+        self.ensure_master()?;
         let cmd = self
-            .base()
+            .base()?
             .args(["-o", "ControlMaster=no"])
             .arg(if tty { "-t" } else { "-T" })
             .arg(&self.alias);
-        if line.is_empty() {
+        Ok(if line.is_empty() {
             cmd
         } else {
             cmd.arg("--").arg(line)
-        }
+        })
     }
 
     /// Waits until the guest accepts a login, up to `timeout`.
@@ -199,7 +206,7 @@ impl Access {
         while start.elapsed() < timeout {
             crate::interrupt::check("waiting for SSH")?;
             let out = self
-                .base()
+                .base()?
                 .args([
                     "-o",
                     "ControlMaster=no",
@@ -248,20 +255,65 @@ pub fn port_open(e: &Endpoint) -> bool {
     })
 }
 
-/// A private directory for control sockets, short enough for a socket path.
+/// Where the control sockets live, short enough for a socket path: `$XDG_RUNTIME_DIR/tmpl`,
+/// or `/tmp/tmpl-<uid>` without one. Only the path; `ensure_control_dir` makes it safe.
 pub fn control_dir() -> PathBuf {
-    let uid = unsafe_free_uid();
     match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
         Some(d) => PathBuf::from(d).join("tmpl"),
-        None => std::env::temp_dir().join(format!("tmpl-{uid}")),
+        None => std::env::temp_dir().join(format!("tmpl-{}", euid())),
     }
 }
 
-fn unsafe_free_uid() -> u32 {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self")
-        .map(|m| m.uid())
-        .unwrap_or(0)
+fn euid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail
+    unsafe { libc::geteuid() }
+}
+
+/// Creates the control socket folder (mode 0700), or checks the one there: a socket in it
+/// receives `tmpl ssh`'s session, so it must be a real folder (not a symlink) of this user's
+/// that nobody else can enter. In a shared `/tmp`, another user could have made it first.
+pub fn ensure_control_dir() -> Result<PathBuf> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    let dir = control_dir();
+    if let Some(parent) = dir.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot create {}", dir.display())),
+    }
+    let meta = std::fs::symlink_metadata(&dir)?;
+    let why = if !meta.file_type().is_dir() {
+        Some("it is not a folder (a symlink, say)".to_owned())
+    } else if meta.uid() != euid() {
+        Some(format!(
+            "it belongs to uid {}, not to you (uid {})",
+            meta.uid(),
+            euid()
+        ))
+    } else if meta.mode() & 0o077 != 0 {
+        Some(format!(
+            "others may use it (mode {:o})",
+            meta.mode() & 0o777
+        ))
+    } else {
+        None
+    };
+    match why {
+        None => Ok(dir),
+        Some(why) => Err(Failure::new(
+            code::FAILURE,
+            format!("refusing the ssh control folder {}: {why}", dir.display()),
+        )
+        .detail("a connection shared through it would reach whoever controls that folder")
+        .hint(format!(
+            "remove it if it is yours (`rm -r {}`), or set XDG_RUNTIME_DIR to a private folder",
+            dir.display()
+        ))
+        .into()),
+    }
 }
 
 /// Creates `dir` (mode 0700) or tightens it.

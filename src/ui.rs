@@ -71,6 +71,24 @@ impl Ui {
     }
 }
 
+/// Can tmpl ask the person a question: are both stdin and stderr a terminal?
+pub fn interactive() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+}
+
+/// Asks `question [y/N]` on the terminal; anything but yes (or no terminal) is no.
+pub fn confirm(question: &str) -> bool {
+    if !interactive() {
+        return false;
+    }
+    let term = console::Term::stderr();
+    term.write_str(&format!("{question} [y/N] "))
+        .and_then(|_| term.read_line())
+        .map(|a| matches!(a.trim(), "y" | "Y" | "yes" | "Yes"))
+        .unwrap_or(false)
+}
+
 pub fn warn(msg: impl AsRef<str>) {
     eprintln!("{} {}", Ui.yellow_bold("warning:"), msg.as_ref());
 }

@@ -2,11 +2,13 @@
 
 Copy this file into a project (next to its .env), or import the tasks into your own tasks.py:
 
-    from tmpl_tasks import up, ssh, stop, rm, validate, status   # this file, renamed
+    from tmpl_tasks import up, ssh, stop, rm, validate, status, trust   # this file, renamed
 
 Every task runs `tmpl` (or $TMPL) in the folder invoke was started in, so tmpl finds the
 project from there upward, exactly as when you type the command yourself. Exit codes are
 tmpl's own: `invoke status` exits 3 when the guest is stopped and 4 when it does not exist.
+A new or changed project folder must be approved before `up` runs it: at a terminal `invoke
+up` asks, elsewhere it exits 77 until `invoke trust`.
 """
 
 import os
@@ -32,7 +34,8 @@ def _tmpl(c, *args, interactive=False):
 @task(help={"provision": "run provisioning even if it already ran"})
 def up(c, provision=False):
     """Create, start or adopt this folder's VM or container."""
-    _tmpl(c, "up", *(["--provision"] if provision else []))
+    # at a terminal, so that tmpl can ask for approval of a new or changed folder
+    _tmpl(c, "up", *(["--provision"] if provision else []), interactive=True)
 
 
 @task(help={"cmd": "a command line to run in the guest (by its shell) instead of a login"})
@@ -60,6 +63,12 @@ def rm(c, force=False):
 def validate(c):
     """Check .env without creating anything."""
     _tmpl(c, "validate")
+
+
+@task
+def trust(c):
+    """Approve this folder's settings and provisioning files (what `up` runs)."""
+    _tmpl(c, "trust")
 
 
 @task

@@ -86,6 +86,17 @@ pub fn run(ctx: &Ctx, args: &InitArgs) -> Result<u8> {
         None => ctx.cwd.join(".env"),
     };
     let shown = ctx.show(&path);
+    // a `.env` the guest replaced with a link (to `~/.profile`, say) is never written through
+    if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(Failure::new(
+            code::FAILURE,
+            format!("{shown} is a symbolic link; tmpl does not write through it"),
+        )
+        .hint(
+            "remove the link (it may point at a file outside the project), then `tmpl init` again",
+        )
+        .into());
+    }
     match std::fs::read_to_string(&path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             write(&path, &text)?;
@@ -110,7 +121,8 @@ pub fn run(ctx: &Ctx, args: &InitArgs) -> Result<u8> {
                     "{}.bak",
                     path.file_name().unwrap_or_default().to_string_lossy()
                 ));
-                std::fs::copy(&path, &backup).with_context(|| format!("cannot back up {shown}"))?;
+                let _ = std::fs::remove_file(&backup);
+                write(&backup, &existing).with_context(|| format!("cannot back up {shown}"))?;
                 write(&path, &text)?;
                 ui::info(format!(
                     "replaced {shown} ({name}); the old one is {}",
@@ -126,9 +138,25 @@ pub fn run(ctx: &Ctx, args: &InitArgs) -> Result<u8> {
             }
         }
     }
+    approve_written(ctx);
     Ok(code::OK)
 }
 
+/// The settings `init` wrote are the person's own: approve them (see `trust`), so the first
+/// `up` only asks about what they add.
+fn approve_written(ctx: &Ctx) {
+    let approved = ctx
+        .load()
+        .and_then(|loaded| crate::trust::approve(&ctx.dirs.state, &loaded));
+    if let Err(e) = approved {
+        ui::warn(format!(
+            "the new settings are not approved yet ({e:#}); `tmpl trust` does it"
+        ));
+    }
+}
+
+/// Writes `text` to `path` as a new file (never through a link), atomically.
 fn write(path: &std::path::Path, text: &str) -> Result<()> {
-    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+    crate::state::write_atomic(path, text.as_bytes(), 0o644)
+        .with_context(|| format!("cannot write {}", path.display()))
 }

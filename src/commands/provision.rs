@@ -22,9 +22,9 @@ pub fn run(ctx: &Ctx) -> Result<u8> {
         .into());
     };
     let _lock = ctx.lock(&loaded)?;
-    // a changed playbook or .env runs code on the host: approved first (see `trust`)
-    crate::trust::check(&loaded, "provision")?;
-    let backend = backend::for_project(&loaded)?;
+    // a playbook runs on the host: only the approved files, copied out of the guest's reach
+    let approved = crate::trust::ensure(&ctx.dirs.state, &loaded, "provision", true)?;
+    let backend = backend::for_project(&loaded, backend::Connect::MayStart)?;
     let live = backend.live()?;
     let name = &loaded.id.name;
     let endpoint = match (live.state, live.ssh) {
@@ -63,7 +63,7 @@ pub fn run(ctx: &Ctx) -> Result<u8> {
     crate::interrupt::install();
     let mut phases = Phases::new("provision");
     let result = phases.run("provision", &provision::label(&script, None), || {
-        provision::run(&target, &script)
+        provision::run(&target, &script, &approved)
     });
     phases.record(
         &ctx.dirs.state,
@@ -76,9 +76,6 @@ pub fn run(ctx: &Ctx) -> Result<u8> {
         },
     );
     result?;
-    if crate::trust::load(&loaded).is_none() {
-        crate::trust::record(&loaded)?;
-    }
     ui::info(format!("{name} provisioned"));
     ui::info(phases.summary());
     Ok(code::OK)

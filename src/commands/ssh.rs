@@ -28,15 +28,15 @@ pub fn run(ctx: &Ctx, args: &SshArgs) -> Result<u8> {
     if cached.is_some() && access.master_alive() {
         // The shared connection is up, so the cached address is the live guest: become ssh
         // (no fork, no waiting; exit code and signals are ssh's own).
-        return Err(access.command_line(&remote, tty).exec());
+        return Err(access.command_line(&remote, tty)?.exec());
     }
     if cached.is_some() {
-        let code = access.command_line(&remote, tty).interactive()?;
+        let code = access.command_line(&remote, tty)?.interactive()?;
         if code != SSH_FAILED {
             return Ok(code as u8);
         }
     }
-    let backend = backend::for_project(&loaded)?;
+    let backend = backend::for_project(&loaded, backend::Connect::MayStart)?;
     let live = backend.live()?;
     let endpoint = match (live.state, live.ssh) {
         (State::Running, Some(e)) => e,
@@ -68,5 +68,5 @@ pub fn run(ctx: &Ctx, args: &SshArgs) -> Result<u8> {
         return Ok(SSH_FAILED as u8);
     }
     access.write_config(&endpoint)?;
-    Ok(access.command_line(&remote, tty).interactive()? as u8)
+    Ok(access.command_line(&remote, tty)?.interactive()? as u8)
 }

@@ -16,7 +16,7 @@ pub const INCLUDE_LINE: &str = "Include config.d/tmpl/*";
 pub fn run(ctx: &Ctx, args: &SshConfigArgs) -> Result<u8> {
     let loaded = ctx.load()?;
     let access = Access::new(&loaded.id.slug, &loaded.id.state_dir);
-    let backend = backend::for_project(&loaded)?;
+    let backend = backend::for_project(&loaded, backend::Connect::Only)?;
     let live = backend.live()?;
     let endpoint = match (live.state, live.ssh) {
         (State::Running, Some(e)) => e,
@@ -46,7 +46,12 @@ pub fn run(ctx: &Ctx, args: &SshConfigArgs) -> Result<u8> {
     let file = dir.join(&access.alias);
     crate::state::write_atomic(
         &file,
-        format!("# tmpl: {}\n{block}", loaded.project.dir.display()).as_bytes(),
+        // a folder's name can hold a newline: it must not start a line of ssh's config
+        format!(
+            "# tmpl: {}\n{block}",
+            crate::text::one_line(&loaded.project.dir.display().to_string())
+        )
+        .as_bytes(),
         0o600,
     )?;
     if add_include(&ssh_dir.join("config"))? {

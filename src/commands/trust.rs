@@ -1,4 +1,5 @@
-//! `tmpl trust`: approve the project's current `.env` and provisioning file (see `trust`).
+//! `tmpl trust`: approve what the project folder makes tmpl do (see `trust`): its settings,
+//! and the provisioning files, copied out of the guest's reach to run from there.
 
 use crate::context::Ctx;
 use crate::error::code;
@@ -7,26 +8,17 @@ use anyhow::Result;
 
 pub fn run(ctx: &Ctx) -> Result<u8> {
     let loaded = ctx.load()?;
-    let new = trust::current(&loaded);
-    match trust::load(&loaded) {
-        Some(old) => {
-            let diff = trust::changes(&old, &new);
-            if diff.is_empty() {
-                ui::info(format!(
-                    "{}: nothing changed since it was last trusted",
-                    loaded.id.name
-                ));
-                return Ok(code::OK);
-            }
-            for d in diff {
-                ui::info(format!("trusting {d}"));
-            }
-        }
-        None => ui::info(format!(
-            "trusting the current settings of {}",
-            loaded.id.name
-        )),
+    let approval = trust::approve(&ctx.dirs.state, &loaded)?;
+    if approval.changes.is_empty() {
+        ui::info(format!(
+            "{}: nothing changed since it was approved",
+            loaded.project.dir.display()
+        ));
+        return Ok(code::OK);
     }
-    trust::record(&loaded)?;
+    ui::info(format!("approved {}:", loaded.project.dir.display()));
+    for l in approval.changes.iter().chain(&approval.notes) {
+        ui::info(format!("  - {}", crate::text::terminal_safe(l)));
+    }
     Ok(code::OK)
 }

@@ -20,6 +20,9 @@ pub fn run(ctx: &Ctx, args: &VagrantArgs) -> Result<u8> {
         .into());
     }
     let _lock = ctx.lock(&loaded)?;
+    // Vagrant applies what the Vagrantfile says (`reload` sets up ports and networks anew):
+    // only settings the person approved
+    crate::trust::ensure(&ctx.dirs.state, &loaded, "vagrant", false)?;
     let vagrant = Vagrant::new(loaded);
     vagrant.render()?;
     let code = vagrant.vagrant(&args.args).interactive()?;

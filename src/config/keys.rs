@@ -24,6 +24,7 @@ pub const KEYS: &[Key] = &[
     Key { name: "SYNC", required: false, meaning: "the project folder in the guest: `rw` (the default), `ro` or `none`" },
     Key { name: "SYNC_PATH", required: false, meaning: "where the project folder appears in the guest, an absolute path; default the same path as on the host" },
     Key { name: "SESSION", required: false, meaning: "`tmux` or `zellij`: `tmpl ssh` attaches to a session named after the project, creating it the first time" },
+    Key { name: "PROTECT", required: false, meaning: "project paths the guest cannot change, space- or comma-separated; default `.git/hooks .git/config`; `none` for none. Containers only: see [The project folder in the guest](#the-project-folder-in-the-guest)" },
 ];
 
 pub fn is_tmpl_key(name: &str) -> bool {

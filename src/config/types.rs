@@ -83,9 +83,11 @@ pub enum Image {
 }
 
 impl Image {
+    /// For messages: a URL's credentials are never shown.
     pub fn display(&self) -> String {
         match self {
-            Image::BoxName(s) | Image::CloudImageUrl(s) | Image::Container(s) => s.clone(),
+            Image::BoxName(s) | Image::Container(s) => s.clone(),
+            Image::CloudImageUrl(s) => crate::text::redact_url(s),
             Image::BoxFile(p) | Image::CloudImageFile(p) => p.display().to_string(),
         }
     }
@@ -160,6 +162,8 @@ pub struct Config {
     /// `None` with `SYNC=none`.
     pub sync: Option<SyncFolder>,
     pub session: Option<Session>,
+    /// `PROTECT`: project paths the guest sees read-only (relative to the project).
+    pub protect: Vec<PathBuf>,
 }
 
 /// The image used when `.env` has no `IMAGE`. Vagrant Cloud stops serving at the end of 2026,

@@ -2,9 +2,13 @@
 //!
 //! tmpl writes an inventory (the guest under its `tmpl-<slug>` alias, with the same address,
 //! user, key, pinned `known_hosts` and control socket as `tmpl ssh`) and a vars file (the
-//! project's values as `!unsafe` data, see `yaml`), both mode 0600 in the project's state dir,
-//! and runs the playbook from the project folder so a project `ansible.cfg` applies. The
-//! output streams live; `watch` reads it for what a failure names.
+//! project's values as `!unsafe` data, see `yaml`), both mode 0600 in the project's state dir.
+//!
+//! The playbook runs from its approved copy (see `trust`), in that copy's folder, so what
+//! Ansible finds next to it (`ansible.cfg`, `group_vars`, roles, plugins) is the approved
+//! bytes and never the project's files, which the guest can write. Its ssh reads tmpl's ssh
+//! config (`-F`) instead of the person's own, so nothing there (`ForwardAgent yes`) reaches
+//! the guest. The output streams live; `watch` reads it for what a failure names.
 
 use super::watch::Watch;
 use super::yaml::{unsafe_str, Map};
@@ -20,7 +24,8 @@ pub fn inventory(t: &Target) -> String {
     let e = t.endpoint;
     let q = |p: &std::path::Path| shell_quote(&p.display().to_string());
     let ssh_args = format!(
-        "-o IdentitiesOnly=yes -o HostKeyAlias={alias} -o UserKnownHostsFile={kh} -o StrictHostKeyChecking=accept-new -o ControlPath={cp} -o LogLevel=ERROR",
+        "-F {cfg} -o ForwardAgent=no -o ForwardX11=no -o IdentitiesOnly=yes -o HostKeyAlias={alias} -o UserKnownHostsFile={kh} -o StrictHostKeyChecking=accept-new -o ControlPath={cp} -o LogLevel=ERROR",
+        cfg = q(&t.access.config()),
         alias = t.access.alias,
         kh = q(&t.access.known_hosts()),
         cp = q(&t.access.control_path()),
@@ -69,7 +74,19 @@ pub fn vars(t: &Target) -> String {
             "tmpl_project_dir",
             &unsafe_str(&l.project.dir.display().to_string()),
         )
-        .entry(0, "tmpl_ssh_alias", &unsafe_str(&t.access.alias));
+        .entry(0, "tmpl_ssh_alias", &unsafe_str(&t.access.alias))
+        .entry(
+            0,
+            "tmpl_playbooks",
+            &unsafe_str(
+                &t.loaded
+                    .id
+                    .state_dir
+                    .join("provision/playbooks")
+                    .display()
+                    .to_string(),
+            ),
+        );
     if env.is_empty() {
         m.entry(0, "tmpl_env", "{}");
     } else {
@@ -81,11 +98,25 @@ pub fn vars(t: &Target) -> String {
     m.finish("# Written by tmpl for `ansible-playbook -e @vars.yml`: the project's values as data.\n# Every string is !unsafe, so Ansible never evaluates a {{ }} inside a value.\n")
 }
 
+/// The playbooks that ship with tmpl, for `import_playbook: "{{ tmpl_playbooks }}/NAME"`.
+pub const SHIPPED: &[(&str, &str)] =
+    &[("dev-base.yml", include_str!("../../ansible/dev-base.yml"))];
+
+/// Writes the shipped playbooks into `dir` (tmpl's own bytes, never the project's).
+fn write_shipped(dir: &std::path::Path) -> Result<()> {
+    crate::ssh::private_dir(dir)?;
+    for (name, text) in SHIPPED {
+        write_private(&dir.join(name), text.as_bytes())?;
+    }
+    Ok(())
+}
+
 /// Runs the playbook; a failure is exit 10, naming the task.
-pub fn run(t: &Target, playbook: &Provision) -> Result<()> {
+pub fn run(t: &Target, playbook: &Provision, approved: &crate::trust::Copied) -> Result<()> {
     let dir = t.work_dir()?;
     let inv = dir.join("inventory.yml");
     let vars_file = dir.join("vars.yml");
+    write_shipped(&dir.join("playbooks"))?;
     write_private(&inv, inventory(t).as_bytes())?;
     write_private(&vars_file, vars(t).as_bytes())?;
     let mut cmd = Cmd::new("ansible-playbook")
@@ -93,8 +124,8 @@ pub fn run(t: &Target, playbook: &Provision) -> Result<()> {
         .arg(&inv)
         .arg("-e")
         .arg(format!("@{}", vars_file.display()))
-        .arg(&playbook.path)
-        .dir(&t.loaded.project.dir)
+        .arg(&approved.script)
+        .dir(&approved.dir)
         // tmpl pins each guest's host key in its own known_hosts (accept-new); a user's
         // `host_key_checking = False` would turn that into "accept anything".
         .env("ANSIBLE_HOST_KEY_CHECKING", "True")
@@ -102,6 +133,11 @@ pub fn run(t: &Target, playbook: &Provision) -> Result<()> {
         // `task path: FILE:LINE` before a failure, which the error then names
         .env("ANSIBLE_SHOW_TASK_PATH_ON_FAILURE", "True")
         .env("PYTHONUNBUFFERED", "1");
+    // Ansible reads `./ansible.cfg` from the folder it runs in: the approved copy's own
+    let cfg = approved.dir.join("ansible.cfg");
+    if cfg.is_file() {
+        cmd = cmd.env("ANSIBLE_CONFIG", &cfg);
+    }
     // Pipelining saves a round trip per task; a user who set it either way keeps theirs.
     if std::env::var_os("ANSIBLE_PIPELINING").is_none() {
         cmd = cmd.env("ANSIBLE_PIPELINING", "True");
@@ -115,16 +151,14 @@ pub fn run(t: &Target, playbook: &Provision) -> Result<()> {
     for (k, v) in t.host_env() {
         cmd = cmd.env(k, v);
     }
-    crate::ssh::private_dir(&crate::ssh::control_dir())?;
+    crate::ssh::ensure_control_dir()?;
     let mut watch = Watch::default();
     let status = cmd.stream_with(|line| watch.line(line))?;
     if status == Some(0) {
         return Ok(());
     }
-    let text = std::fs::read_to_string(&playbook.path).unwrap_or_default();
-    Err(watch
-        .explain(status, playbook, &text, &t.loaded.project.dir)
-        .into())
+    let text = std::fs::read_to_string(&approved.script).unwrap_or_default();
+    Err(watch.explain(status, playbook, &text, approved).into())
 }
 
 #[cfg(test)]

@@ -66,8 +66,16 @@ impl Target<'_> {
     }
 }
 
-/// Runs the provisioning step, recording its outcome.
-pub fn run(t: &Target, p: &Provision) -> Result<()> {
+/// Runs the provisioning step from its approved copy (see `trust`), recording its outcome.
+pub fn run(t: &Target, p: &Provision, approved: &crate::trust::Approved) -> Result<()> {
+    let Some(run) = &approved.script else {
+        return Err(Failure::new(
+            crate::error::code::UNTRUSTED,
+            format!("`{}` has not been approved to run", p.relative.display()),
+        )
+        .hint("`tmpl trust` approves the project's provisioning files")
+        .into());
+    };
     let state = &t.loaded.id.state_dir;
     let started = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -81,8 +89,8 @@ pub fn run(t: &Target, p: &Provision) -> Result<()> {
     record::save(state, &record)?;
     let clock = Instant::now();
     let mut result = match p.kind {
-        ProvisionKind::Ansible => ansible::run(t, p),
-        ProvisionKind::Script => script::run(t, p),
+        ProvisionKind::Ansible => ansible::run(t, p, run),
+        ProvisionKind::Script => script::run(t, p, run),
     };
     // Ctrl+C reached the playbook or script too: say so (exit 130), not "task X failed".
     if result.is_err() && crate::interrupt::interrupted() {

@@ -80,17 +80,18 @@ fn as_root(t: &Target, argv: &[&str]) -> Vec<String> {
     v
 }
 
-pub fn run(t: &Target, p: &Provision) -> Result<()> {
-    let bytes =
-        std::fs::read(&p.path).with_context(|| format!("cannot read {}", p.path.display()))?;
+pub fn run(t: &Target, p: &Provision, approved: &crate::trust::Copied) -> Result<()> {
+    // the approved copy, read once: its bytes are what the guest gets
+    let path = &approved.script;
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let interp = interpreter(&bytes);
     let trace = interp.as_deref() == Some("bash");
     let argv = as_root(t, &["sh", "-c", &wrapper(t, interp.is_some(), trace)]);
     let mut tail: VecDeque<String> = VecDeque::new();
     let status = t
         .access
-        .command(&argv, false)
-        .stdin_file(&p.path)
+        .command(&argv, false)?
+        .stdin_file(path)
         .stream_with(|line| {
             if tail.len() == TAIL {
                 tail.pop_front();
@@ -108,7 +109,7 @@ pub fn run(t: &Target, p: &Provision) -> Result<()> {
 fn failing_line(t: &Target) -> Option<(usize, String)> {
     let trace = format!("{GUEST_DIR}/trace");
     let argv = as_root(t, &["tail", "-n", "200", &trace]);
-    let out = t.access.command(&argv, false).output().ok()?;
+    let out = t.access.command(&argv, false).ok()?.output().ok()?;
     last_traced(&out.stdout, &format!("{GUEST_DIR}/script"))
 }
 

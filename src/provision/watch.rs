@@ -69,14 +69,14 @@ impl Watch {
         }
     }
 
-    /// The error for a run that ended with `exit`; `text` is the playbook's, `project` the
-    /// folder that task paths are shown relative to.
+    /// The error for a run that ended with `exit`; `text` is the playbook's. Task paths in
+    /// the approved copy are shown as the project's files they were copied from.
     pub fn explain(
         &self,
         exit: Option<i32>,
         playbook: &Provision,
         text: &str,
-        project: &Path,
+        copied: &crate::trust::Copied,
     ) -> Failure {
         let rel = playbook.relative.display().to_string();
         let how = exit.map_or("killed by a signal".into(), |c| format!("exit {c}"));
@@ -89,8 +89,8 @@ impl Watch {
             let task = &failed.task;
             let place = match &failed.path {
                 Some(p) => Path::new(p)
-                    .strip_prefix(project)
-                    .map_or_else(|_| p.clone(), |r| r.display().to_string()),
+                    .strip_prefix(&copied.dir)
+                    .map_or_else(|_| p.clone(), |r| copied.root.join(r).display().to_string()),
                 None => task_line(text, task).map_or_else(|| rel.clone(), |n| format!("{rel}:{n}")),
             };
             let mut f = Failure::new(code::PROVISION_FAILED, format!("{what} at task `{task}`"))

@@ -9,6 +9,15 @@ fn playbook() -> Provision {
     }
 }
 
+/// The approved copy at `dir`, of the project folder `provision/`.
+fn copied(dir: &str) -> crate::trust::Copied {
+    crate::trust::Copied {
+        script: Path::new(dir).join("provision.yml"),
+        dir: dir.into(),
+        root: "provision".into(),
+    }
+}
+
 fn watch(out: &str) -> Watch {
     let mut w = Watch::default();
     for l in out.lines() {
@@ -39,13 +48,13 @@ const PLAYBOOK: &str = "- hosts: all\n  tasks:\n    - name: ok one\n      comman
 
 #[test]
 fn a_failure_names_the_task_its_line_and_its_output() {
-    let f = watch(FAILED_RUN).explain(Some(2), &playbook(), PLAYBOOK, Path::new("/p"));
+    let f = watch(FAILED_RUN).explain(Some(2), &playbook(), PLAYBOOK, &copied("/p"));
     assert_eq!(f.code, code::PROVISION_FAILED);
     assert_eq!(f.message, "provisioning failed at task `Fail when asked`");
     assert_eq!(
         f.details,
         vec![
-            "--> roles/x/tasks/main.yml:12 (ansible-playbook exit 2)",
+            "--> provision/roles/x/tasks/main.yml:12 (ansible-playbook exit 2)",
             "| msg: non-zero return code",
             "| rc: 3",
             "| stdout: about to fail",
@@ -56,13 +65,13 @@ fn a_failure_names_the_task_its_line_and_its_output() {
 
     // without Ansible's task path, the task is looked up in the playbook itself
     let no_path = FAILED_RUN.replace("task path: /p/roles/x/tasks/main.yml:12\n", "");
-    let f = watch(&no_path).explain(Some(2), &playbook(), PLAYBOOK, Path::new("/p"));
+    let f = watch(&no_path).explain(Some(2), &playbook(), PLAYBOOK, &copied("/p"));
     assert_eq!(
         f.details[0],
         "--> provision.yml:5 (ansible-playbook exit 2)"
     );
-    // a path outside the project stays absolute
-    let f = watch(FAILED_RUN).explain(Some(2), &playbook(), PLAYBOOK, Path::new("/q"));
+    // a path outside the approved copy stays absolute
+    let f = watch(FAILED_RUN).explain(Some(2), &playbook(), PLAYBOOK, &copied("/q"));
     assert_eq!(
         f.details[0],
         "--> /p/roles/x/tasks/main.yml:12 (ansible-playbook exit 2)"
@@ -75,7 +84,7 @@ fn ignored_failures_handlers_loops_and_colour_are_understood() {
     assert!(watch(only_ignored).failure.is_none());
 
     let handler = "\u{1b}[0;32mRUNNING HANDLER [web : restart nginx] ***\u{1b}[0m\n\u{1b}[0;31mfatal: [h]: FAILED! => {\"msg\": \"no nginx\"}\u{1b}[0m\n";
-    let f = watch(handler).explain(Some(2), &playbook(), PLAYBOOK, Path::new("/p"));
+    let f = watch(handler).explain(Some(2), &playbook(), PLAYBOOK, &copied("/p"));
     assert_eq!(
         f.message,
         "provisioning failed at task `web : restart nginx`"
@@ -83,12 +92,12 @@ fn ignored_failures_handlers_loops_and_colour_are_understood() {
     assert_eq!(f.details[1], "| msg: no nginx");
 
     let loop_item = "TASK [Install] ***\nfailed: [h] (item=a) => {\"ansible_loop_var\": \"item\", \"item\": \"a\", \"msg\": \"bad a\"}\nok: [h] => (item=b)\n";
-    let f = watch(loop_item).explain(Some(2), &playbook(), PLAYBOOK, Path::new("/p"));
+    let f = watch(loop_item).explain(Some(2), &playbook(), PLAYBOOK, &copied("/p"));
     assert_eq!(f.message, "provisioning failed at task `Install`");
     assert_eq!(f.details[1], "| msg: bad a");
 
     let unreachable = "TASK [Gathering Facts] ***\nfatal: [h]: UNREACHABLE! => {\"changed\": false, \"msg\": \"Failed to connect to the host via ssh: timeout\", \"unreachable\": true}\n";
-    let f = watch(unreachable).explain(Some(4), &playbook(), PLAYBOOK, Path::new("/p"));
+    let f = watch(unreachable).explain(Some(4), &playbook(), PLAYBOOK, &copied("/p"));
     assert_eq!(
         f.message,
         "provisioning could not reach the guest over SSH at task `Gathering Facts`"
@@ -98,7 +107,7 @@ fn ignored_failures_handlers_loops_and_colour_are_understood() {
 #[test]
 fn a_refused_playbook_shows_ansibles_error() {
     let out = "ERROR! couldn't resolve module/action 'nosuch.module'. This often indicates a misspelling.\n\nThe error appears to be in '/p/provision.yml': line 3, column 7, but may\nbe elsewhere in the file depending on the exact syntax problem.\n";
-    let f = watch(out).explain(Some(4), &playbook(), PLAYBOOK, Path::new("/p"));
+    let f = watch(out).explain(Some(4), &playbook(), PLAYBOOK, &copied("/p"));
     assert_eq!(
         f.message,
         "ansible-playbook refused `provision.yml` before running any task (exit 4)"

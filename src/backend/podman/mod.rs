@@ -6,6 +6,7 @@
 
 pub mod client;
 pub mod network;
+pub mod protect;
 pub mod spec;
 
 use super::{Backend, Live, State, StopOutcome, UpOutcome};
@@ -43,9 +44,35 @@ fn is_404(e: &BollardError) -> bool {
     )
 }
 
+/// The project folder's binds (see `spec::project_binds`); `make`: create the empty
+/// placeholder folder and its mount points, as `up` does (`render` only shows them).
+pub fn binds(loaded: &Loaded, make: bool) -> Result<Vec<String>> {
+    let Some(sync) = &loaded.config.sync else {
+        return Ok(Vec::new());
+    };
+    let protected = protect::resolve(&sync.host_path, &loaded.config.protect)?;
+    let placeholder = loaded.id.state_dir.join("protect-empty");
+    if make {
+        for p in protected.iter().filter(|p| p.placeholder()) {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::create_dir_all(&placeholder)?;
+            std::fs::set_permissions(&placeholder, std::fs::Permissions::from_mode(0o555))?;
+            // the mount point, made by the person rather than by Podman's root
+            std::fs::create_dir_all(sync.host_path.join(&p.target))?;
+        }
+    }
+    Ok(spec::project_binds(loaded, &protected, &placeholder))
+}
+
 impl Podman {
-    pub fn connect(loaded: Loaded) -> Result<Podman> {
-        let client = client::connect()?;
+    /// `start`: start a transient API service when none answers (commands that act on the
+    /// guest); checks never do.
+    pub fn connect(loaded: Loaded, start: bool) -> Result<Podman> {
+        let client = if start {
+            client::connect_or_start()?
+        } else {
+            client::connect()?
+        };
         let name = spec::container_name(&loaded.id.slug);
         let access = Access::new(&loaded.id.slug, &loaded.id.state_dir);
         Ok(Podman {
@@ -169,7 +196,8 @@ impl Podman {
                     .build(),
             )
         };
-        let with_disk = spec::container_spec(&self.loaded, &public, true);
+        let binds = binds(&self.loaded, true)?;
+        let with_disk = spec::container_spec(&self.loaded, &public, true, binds.clone());
         match self.client.block_on(d.create_container(opts(), with_disk)) {
             Ok(_) => {}
             Err(e)
@@ -180,7 +208,7 @@ impl Podman {
                     "DISK={} is not enforced on this host: Podman's storage cannot limit a container's size here",
                     self.loaded.config.disk_gib
                 ));
-                let spec = spec::container_spec(&self.loaded, &public, false);
+                let spec = spec::container_spec(&self.loaded, &public, false, binds);
                 self.client
                     .block_on(d.create_container(opts(), spec))
                     .context("cannot create the container")?;

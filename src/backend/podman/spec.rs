@@ -3,12 +3,14 @@
 
 use crate::config::{Image, Network, SyncMode};
 use crate::context::Loaded;
-use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType, PortBinding};
+use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
 pub const LABEL_PROJECT: &str = "tmpl.project";
 pub const LABEL_DIR: &str = "tmpl.dir";
+/// The project's state folder: whose container it is (`gc` removes only its user's).
+pub const LABEL_STATE: &str = "tmpl.state";
 
 /// sshd as the container's main process, with the project's key for root.
 ///
@@ -103,23 +105,49 @@ pub fn extra_network(loaded: &Loaded) -> Option<ExtraNetwork> {
     }
 }
 
-/// `SYNC`: the project folder as a bind mount, at `SYNC_PATH`.
+/// `SYNC` and `PROTECT`: the project folder as a bind mount at `SYNC_PATH`, then each
+/// protected path read-only over it. All `nosuid,nodev`: root in the container must not be
+/// able to use a setuid file or a device node from the host's folder.
 ///
-/// A structured mount rather than a `-v src:dst` string, so a `:` or a space in the project's
-/// path stays part of the path. No SELinux relabelling (`:z`): it would rewrite the labels of
-/// the user's own folder, and Debian and Ubuntu hosts do not need it.
-pub fn project_mount(loaded: &Loaded) -> Option<Mount> {
-    let sync = loaded.config.sync.as_ref()?;
-    Some(Mount {
-        typ: Some(MountType::BIND),
-        source: Some(sync.host_path.display().to_string()),
-        target: Some(sync.guest_path.clone()),
-        read_only: Some(sync.mode == SyncMode::Ro),
-        ..Default::default()
-    })
+/// Written as `SRC:DST:OPTIONS` binds, the only form Podman's Docker API takes options in
+/// (validation refuses a `:` in the paths). No SELinux relabelling (`:z`): it would rewrite
+/// the labels of the user's own folder, and Debian and Ubuntu hosts do not need it.
+pub fn project_binds(
+    loaded: &Loaded,
+    protected: &[super::protect::Protected],
+    placeholder: &std::path::Path,
+) -> Vec<String> {
+    let Some(sync) = loaded.config.sync.as_ref() else {
+        return Vec::new();
+    };
+    let mode = if sync.mode == SyncMode::Ro {
+        "ro"
+    } else {
+        "rw"
+    };
+    let mut binds = vec![format!(
+        "{}:{}:{mode},nosuid,nodev",
+        sync.host_path.display(),
+        sync.guest_path
+    )];
+    for p in protected {
+        let source = p.source.as_deref().unwrap_or(placeholder);
+        binds.push(format!(
+            "{}:{}/{}:ro,nosuid,nodev",
+            source.display(),
+            sync.guest_path.trim_end_matches('/'),
+            p.target.display()
+        ));
+    }
+    binds
 }
 
-pub fn container_spec(loaded: &Loaded, public_key: &str, disk_limit: bool) -> ContainerCreateBody {
+pub fn container_spec(
+    loaded: &Loaded,
+    public_key: &str,
+    disk_limit: bool,
+    binds: Vec<String>,
+) -> ContainerCreateBody {
     let c = &loaded.config;
     let id = &loaded.id;
     let image = match &c.image {
@@ -162,6 +190,10 @@ pub fn container_spec(loaded: &Loaded, public_key: &str, disk_limit: bool) -> Co
                 LABEL_DIR.to_owned(),
                 loaded.project.dir.display().to_string(),
             ),
+            (
+                LABEL_STATE.to_owned(),
+                loaded.id.state_dir.display().to_string(),
+            ),
         ])),
         exposed_ports: Some(exposed),
         stop_timeout: Some(10),
@@ -173,7 +205,7 @@ pub fn container_spec(loaded: &Loaded, public_key: &str, disk_limit: bool) -> Co
             cap_drop: Some(vec!["ALL".into()]),
             cap_add: Some(CAPABILITIES.iter().map(|s| s.to_string()).collect()),
             privileged: Some(false),
-            mounts: project_mount(loaded).map(|m| vec![m]),
+            binds: (!binds.is_empty()).then_some(binds),
             storage_opt: disk_limit
                 .then(|| HashMap::from([("size".to_owned(), format!("{}G", c.disk_gib))])),
             ..Default::default()

@@ -28,6 +28,25 @@ pub(super) fn check_provision(c: &mut Checker, project_dir: &Path) -> Option<Pro
         );
         return None;
     }
+    // after symlinks: a link to a host file would hand that file to the guest or to Ansible
+    let inside = match (path.canonicalize(), project_dir.canonicalize()) {
+        (Ok(real), Ok(top)) => real.starts_with(&top).then_some(real),
+        _ => None,
+    };
+    if inside.is_none() {
+        c.problem(
+            "PROVISION_SCRIPT",
+            format!(
+                "a file inside the project; `{}` is a link to {} outside it",
+                relative.display(),
+                path.canonicalize()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|_| "somewhere unreadable".into())
+            ),
+            Some("PROVISION_SCRIPT=provision/site.yml".into()),
+        );
+        return None;
+    }
     let kind = match relative.extension().and_then(|e| e.to_str()) {
         Some("yml" | "yaml") => ProvisionKind::Ansible,
         _ => ProvisionKind::Script,
@@ -59,6 +78,10 @@ pub fn bad_guest_path(path: &str, infra: Option<InfraType>) -> Option<String> {
     if path.chars().any(char::is_control) {
         return Some("a path without control characters".into());
     }
+    // Vagrant hands the guest path to `printf`: `/%setc` would become `/etc`
+    if path.contains('%') {
+        return Some("a path without `%`".into());
+    }
     let p = Path::new(path);
     if p.components()
         .any(|x| matches!(x, Component::ParentDir | Component::CurDir))
@@ -81,9 +104,9 @@ pub fn bad_guest_path(path: &str, infra: Option<InfraType>) -> Option<String> {
     if infra == Some(InfraType::Vm)
         && !path
             .chars()
-            .all(|ch| ch.is_ascii_alphanumeric() || "/._-+@%,=:~".contains(ch))
+            .all(|ch| ch.is_ascii_alphanumeric() || "/._-+@,=:~".contains(ch))
     {
-        return Some("for a VM, a path of letters, digits and `/._-+@%,=:~` only (Vagrant passes it to the guest's shell unquoted)".into());
+        return Some("for a VM, a path of letters, digits and `/._-+@,=:~` only (Vagrant passes it to the guest's shell unquoted)".into());
     }
     None
 }
@@ -133,11 +156,55 @@ pub(super) fn check_sync(
         "" => guest_path,
         t => t.to_owned(),
     };
+    // Podman takes a bind mount with options (`nosuid,nodev`) only as `SRC:DST:OPTIONS`
+    if infra == Some(InfraType::Container)
+        && (project_dir.to_string_lossy().contains(':') || guest_path.contains(':'))
+    {
+        c.report.problems.push(Problem {
+            line: c.env.get("SYNC").map(|e| e.line),
+            key: "SYNC".into(),
+            value: Some(project_dir.display().to_string()),
+            expected: "a project folder and SYNC_PATH without `:` for a container (Podman's bind mounts with options cannot carry one); or `SYNC=none`".into(),
+            example: Some("SYNC=none".into()),
+        });
+        return None;
+    }
     Some(SyncFolder {
         mode,
         host_path: project_dir.to_owned(),
         guest_path,
     })
+}
+
+/// What the guest may not change in the project folder.
+pub const DEFAULT_PROTECT: &[&str] = &[".git/hooks", ".git/config"];
+
+/// `PROTECT`: project paths that are read-only in the guest. An agent that writes a git hook
+/// or `core.fsmonitor` would run code the next time the person uses git on the host.
+pub(super) fn check_protect(c: &mut Checker) -> Vec<PathBuf> {
+    let Some(v) = c.value("PROTECT").map(str::to_owned) else {
+        return DEFAULT_PROTECT.iter().map(PathBuf::from).collect();
+    };
+    if v == "none" || v.is_empty() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for item in v.split([',', ' ']).map(str::trim).filter(|s| !s.is_empty()) {
+        let p = PathBuf::from(item.trim_end_matches('/'));
+        let bad = p.is_absolute()
+            || item.chars().any(|ch| ch.is_control() || ch == ':')
+            || p.components().any(|x| !matches!(x, Component::Normal(_)));
+        if bad {
+            c.problem(
+                "PROTECT",
+                format!("paths inside the project, relative to it, without `..` or `:`; `{item}` is not one"),
+                Some("PROTECT=.git/hooks .git/config".into()),
+            );
+            return Vec::new();
+        }
+        out.push(p);
+    }
+    out
 }
 
 pub(super) fn check_session(c: &mut Checker) -> Option<Session> {

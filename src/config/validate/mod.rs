@@ -18,7 +18,8 @@ mod image;
 mod network;
 
 pub use folders::bad_guest_path;
-use folders::{check_provision, check_session, check_sync};
+pub use folders::DEFAULT_PROTECT;
+use folders::{check_protect, check_provision, check_session, check_sync};
 use image::check_image;
 pub use network::parse_port;
 use network::{check_network, check_ports};
@@ -224,6 +225,7 @@ pub fn validate(
     let provision = check_provision(&mut c, project_dir);
     let sync = check_sync(&mut c, project_dir, infra);
     let session = check_session(&mut c);
+    let protect = check_protect(&mut c);
     let image_sha256 = c.optional("IMAGE_SHA256").and_then(|v| {
         let v = v.to_ascii_lowercase();
         if v.len() == 64 && v.chars().all(|ch| ch.is_ascii_hexdigit()) {
@@ -273,6 +275,7 @@ pub fn validate(
         provision,
         sync,
         session,
+        protect,
     };
     Ok((config, c.report))
 }

@@ -194,6 +194,18 @@ fn provision_script_must_exist_inside_the_project() {
             "{bad}"
         );
     }
+    // a link inside the project to a file outside it: the path is checked after resolving
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("id_rsa"), "secret").unwrap();
+    std::os::unix::fs::symlink(outside.path().join("id_rsa"), dir.path().join("link.sh")).unwrap();
+    let r = run("link.sh").unwrap_err();
+    assert!(
+        r.problems[0].expected.contains("outside it"),
+        "{:?}",
+        r.problems
+    );
+    std::os::unix::fs::symlink("setup.sh", dir.path().join("inner.sh")).unwrap();
+    assert!(run("inner.sh").is_ok(), "a link that stays inside is fine");
 }
 
 #[test]
@@ -318,6 +330,47 @@ fn a_vm_guest_path_has_no_shell_characters_but_a_container_may() {
         problems(&format!("{GOOD}SYNC_PATH='/w/$(id)'\n")),
         vec![(Some(5), "SYNC_PATH".into())]
     );
+}
+
+#[test]
+fn a_guest_path_has_no_percent_for_vagrants_printf() {
+    for text in [GOOD, "INFRA_TYPE=container\nMEMORY=512\nCPUS=1\nDISK=5\n"] {
+        assert_eq!(
+            problems(&format!("{text}SYNC_PATH=/%setc\n")),
+            vec![(Some(5), "SYNC_PATH".into())]
+        );
+    }
+}
+
+#[test]
+fn a_containers_project_path_has_no_colon() {
+    let ct = "INFRA_TYPE=container\nMEMORY=512\nCPUS=1\nDISK=5\n";
+    let r = check_in(ct, "/home/me/a:b").unwrap_err();
+    assert_eq!(r.problems[0].key, "SYNC");
+    assert!(check_in(&format!("{ct}SYNC=none\n"), "/home/me/a:b").is_ok());
+}
+
+#[test]
+fn protect_defaults_to_gits_hooks_and_config() {
+    let (c, _) = check(GOOD).unwrap();
+    assert_eq!(
+        c.protect,
+        [Path::new(".git/hooks"), Path::new(".git/config")]
+    );
+    let (c, _) = check(&format!("{GOOD}PROTECT=\".git, secrets/\"\n")).unwrap();
+    assert_eq!(c.protect, [Path::new(".git"), Path::new("secrets")]);
+    assert!(check(&format!("{GOOD}PROTECT=none\n"))
+        .unwrap()
+        .0
+        .protect
+        .is_empty());
+    for bad in ["/etc", "../x", "a/../b", "a:b"] {
+        assert_eq!(
+            problems(&format!("{GOOD}PROTECT={bad}\n")),
+            vec![(Some(5), "PROTECT".into())],
+            "{bad}"
+        );
+    }
 }
 
 #[test]

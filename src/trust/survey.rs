@@ -1,0 +1,245 @@
+//! What a project would make tmpl do right now, for the approval: its settings, the
+//! provisioning set, and the lines a person should read before saying yes.
+
+use super::copy::{self, Manifest};
+use crate::config::{keys, Image, Network, ProvisionKind, SyncMode};
+use crate::context::Loaded;
+use anyhow::Result;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The provisioning set: the file `PROVISION_SCRIPT` names and what is approved with it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Set {
+    /// `PROVISION_SCRIPT`, relative to the project.
+    pub script: PathBuf,
+    /// What is approved and copied, relative to the project: a playbook's whole folder
+    /// (`""` for the project's own), or a script alone.
+    pub root: PathBuf,
+    pub manifest: Manifest,
+}
+
+impl Set {
+    /// The script inside a copy of `root` made at `copy_dir`.
+    pub fn script_in(&self, copy_dir: &Path) -> PathBuf {
+        match self.script.strip_prefix(&self.root) {
+            Ok(rel) if !rel.as_os_str().is_empty() => copy_dir.join(rel),
+            _ => copy_dir.join(self.script.file_name().unwrap_or_default()),
+        }
+    }
+}
+
+pub struct Survey {
+    pub settings: BTreeMap<String, String>,
+    pub provision: Option<Set>,
+    /// What it runs and what it opens, one line each.
+    pub notes: Vec<String>,
+}
+
+fn sha16(s: &str) -> String {
+    Sha256::digest(s.as_bytes())
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// tmpl's keys with their values (they are shown anyway); every other key with a hash of its
+/// value, which may be an application's secret.
+pub fn settings(loaded: &Loaded) -> BTreeMap<String, String> {
+    loaded
+        .project
+        .env
+        .entries
+        .iter()
+        .map(|e| {
+            let v = if keys::is_tmpl_key(&e.key) {
+                e.value.clone()
+            } else {
+                format!("sha256:{}", sha16(&e.value))
+            };
+            (e.key.clone(), v)
+        })
+        .collect()
+}
+
+/// The folder (or file) approved with `PROVISION_SCRIPT`: Ansible may load anything next to
+/// a playbook (group_vars, ansible.cfg, plugins, roles, imported files), and tmpl cannot tell
+/// what, so a playbook brings its whole folder; a script is read alone.
+pub fn set_root(kind: ProvisionKind, script: &Path) -> PathBuf {
+    match kind {
+        ProvisionKind::Ansible => script.parent().map(Path::to_path_buf).unwrap_or_default(),
+        ProvisionKind::Script => script.to_path_buf(),
+    }
+}
+
+pub fn survey(loaded: &Loaded, with_provision: bool) -> Result<Survey> {
+    let c = &loaded.config;
+    let dir = &loaded.project.dir;
+    let mut notes = Vec::new();
+    let provision = match (&c.provision, with_provision) {
+        (Some(p), true) => {
+            let root = set_root(p.kind, &p.relative);
+            let manifest = copy::manifest(&dir.join(&root))?;
+            let shown = if root.as_os_str().is_empty() {
+                "the project folder".to_owned()
+            } else {
+                format!("`{}/`", root.display())
+            };
+            notes.push(match p.kind {
+                ProvisionKind::Ansible => format!(
+                    "runs on this host: `ansible-playbook {}`, which may load any of the {} files in {shown}",
+                    p.relative.display(),
+                    manifest.len()
+                ),
+                ProvisionKind::Script => format!(
+                    "runs as root in the guest: `{}`",
+                    p.relative.display()
+                ),
+            });
+            Some(Set {
+                script: p.relative.clone(),
+                root,
+                manifest,
+            })
+        }
+        _ => None,
+    };
+    notes.extend(exposure(loaded));
+    notes.extend(from_environment(loaded));
+    Ok(Survey {
+        settings: settings(loaded),
+        provision,
+        notes,
+    })
+}
+
+/// Host files the guest gets, and ways the guest is opened to more than this host.
+fn exposure(loaded: &Loaded) -> Vec<String> {
+    let c = &loaded.config;
+    let mut out = Vec::new();
+    if let Image::BoxFile(p) | Image::CloudImageFile(p) = &c.image {
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        let abs = crate::backend::vagrant::plan::resolve(loaded, p, home.as_deref());
+        let real = abs.canonicalize().unwrap_or(abs);
+        out.push(format!(
+            "IMAGE: the VM is made from the host file {}",
+            real.display()
+        ));
+    }
+    for p in c.ports.iter().filter(|p| !p.host_ip.is_loopback()) {
+        out.push(format!(
+            "PORTS: {}:{} reaches the guest's port {} from other machines",
+            p.host_ip, p.host_port, p.guest_port
+        ));
+    }
+    if let Network::Bridge { interface } = &c.network {
+        out.push(format!(
+            "NETWORK_TYPE=bridge: the guest joins the network of the host interface {interface}"
+        ));
+    }
+    if let Some(s) = c.sync.as_ref().filter(|s| s.mode == SyncMode::Rw) {
+        out.push(format!(
+            "SYNC=rw: the guest can change every file in {}",
+            s.host_path.display()
+        ));
+    }
+    out
+}
+
+/// `$VAR` in a tmpl setting that the file does not set itself: its value came from the
+/// environment tmpl ran in, which the person may not have in mind.
+fn from_environment(loaded: &Loaded) -> Vec<String> {
+    let env = &loaded.project.env;
+    let mut out = Vec::new();
+    for (i, e) in env.entries.iter().enumerate() {
+        if !keys::is_tmpl_key(&e.key) {
+            continue;
+        }
+        let value_text = e.raw.split_once('=').map_or("", |x| x.1).trim_start();
+        if value_text.starts_with('\'') {
+            continue;
+        }
+        for var in referenced(value_text) {
+            let set_before = env.entries[..i].iter().any(|p| p.key == var);
+            if !set_before {
+                out.push(format!(
+                    "{} (.env:{}) uses ${var} from tmpl's environment: {}={}",
+                    e.key,
+                    e.line,
+                    e.key,
+                    crate::text::redact_url(&e.value)
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// The variables `$NAME` and `${NAME}` that `text` refers to.
+fn referenced(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' {
+            i += 2;
+            continue;
+        }
+        if b[i] == b'$' {
+            let braced = b.get(i + 1) == Some(&b'{');
+            let start = i + 1 + usize::from(braced);
+            let mut end = start;
+            while end < b.len() && (b[end].is_ascii_alphanumeric() || b[end] == b'_') {
+                end += 1;
+            }
+            if end > start {
+                out.push(text[start..end].to_owned());
+            }
+            i = end;
+            continue;
+        }
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_variables_a_value_uses() {
+        assert_eq!(referenced("$HOME/x/${IMG}.qcow2"), ["HOME", "IMG"]);
+        assert!(referenced(r"plain \$NOT").is_empty());
+    }
+
+    #[test]
+    fn a_playbook_brings_its_folder_and_a_script_itself() {
+        assert_eq!(
+            set_root(ProvisionKind::Ansible, Path::new("provision/site.yml")),
+            Path::new("provision")
+        );
+        assert_eq!(
+            set_root(ProvisionKind::Ansible, Path::new("site.yml")),
+            Path::new("")
+        );
+        assert_eq!(
+            set_root(ProvisionKind::Script, Path::new("bin/setup.sh")),
+            Path::new("bin/setup.sh")
+        );
+        let set = Set {
+            script: "provision/site.yml".into(),
+            root: "provision".into(),
+            manifest: Manifest::new(),
+        };
+        assert_eq!(set.script_in(Path::new("/c")), Path::new("/c/site.yml"));
+        let script = Set {
+            script: "bin/setup.sh".into(),
+            root: "bin/setup.sh".into(),
+            manifest: Manifest::new(),
+        };
+        assert_eq!(script.script_in(Path::new("/c")), Path::new("/c/setup.sh"));
+    }
+}
