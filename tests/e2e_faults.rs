@@ -16,13 +16,14 @@ fn env(extra: &str) -> String {
     format!("INFRA_TYPE=container\nMEMORY=256\nCPUS=1\nDISK=2\nIMAGE={CONTAINER_IMAGE}\n{extra}")
 }
 
-/// Per-project state dirs (keys, machine data); the lock files of `locks/` do not count.
+/// Per-project state dirs (keys, machine data); the lock files of `locks/` and the folder's
+/// approval in `trust/` (made before `up`, as a person does) do not count.
 fn project_state_dirs(p: &Project) -> Vec<String> {
     std::fs::read_dir(p.xdg().join("state/tmpl"))
         .into_iter()
         .flatten()
         .flatten()
-        .filter(|e| e.path().is_dir() && e.file_name() != "locks")
+        .filter(|e| e.path().is_dir() && e.file_name() != "locks" && e.file_name() != "trust")
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect()
 }

@@ -107,7 +107,15 @@ fn exec_runs_in_the_project_folder_shared_read_write() {
             )
         })
         .collect();
-    assert_eq!(mounts, vec![(dir.clone(), dir.clone(), true)]);
+    // the project folder read-write, and (PROTECT) an empty read-only `.git` in place of the
+    // repository it is not
+    let project_mounts: Vec<_> = mounts.iter().filter(|m| m.1 == dir).collect();
+    assert_eq!(project_mounts, vec![&(dir.clone(), dir.clone(), true)]);
+    assert!(
+        mounts.iter().any(|m| m.1 == format!("{dir}/.git") && !m.2),
+        "{mounts:?}"
+    );
+    assert_eq!(mounts.len(), 2, "{mounts:?}");
 
     // the folder is there again after stop/up
     p.ok(&["stop"]);
@@ -585,53 +593,34 @@ fn vm_shares_the_project_folder_over_virtiofs() {
     );
 }
 
-/// Every project of the many-projects test, run with one set of XDG dirs like one user's;
-/// removes them all when the test ends, passed or not.
+/// Every project of the many-projects test, run with one set of XDG dirs like one user's
+/// (each removes what it made when it is dropped, passed or not).
 struct Fleet {
-    xdg: PathBuf,
     projects: Vec<Project>,
 }
 
 impl Fleet {
-    fn cmd(&self, i: usize, args: &[&str]) -> Command {
-        let mut c = self.projects[i].cmd(args);
-        c.env("XDG_CACHE_HOME", self.xdg.join("cache"))
-            .env("XDG_STATE_HOME", self.xdg.join("state"))
-            .env("XDG_CONFIG_HOME", self.xdg.join("config"));
-        c
+    fn new(xdg: PathBuf, projects: Vec<Project>) -> Fleet {
+        let projects = projects
+            .into_iter()
+            .map(|mut p| {
+                p.shared_xdg = Some(xdg.clone());
+                p
+            })
+            .collect();
+        Fleet { projects }
     }
-    fn run(&self, i: usize, args: &[&str]) -> Output {
-        let out = self.cmd(i, args).output().unwrap();
-        eprintln!(
-            "$ [{}] tmpl {} -> {:?}\n{}{}",
-            self.projects[i].dir.display(),
-            args.join(" "),
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
+    fn cmd(&self, i: usize, args: &[&str]) -> Command {
+        self.projects[i].cmd(args)
     }
     fn ok(&self, i: usize, args: &[&str]) -> String {
-        let out = self.run(i, args);
-        assert!(out.status.success(), "tmpl {args:?} failed");
-        text(&out)
+        self.projects[i].ok(args).trim().to_owned()
     }
     fn code(&self, i: usize, args: &[&str]) -> i32 {
-        self.run(i, args).status.code().unwrap_or(-1)
+        self.projects[i].code(args)
     }
     fn slug(&self, i: usize) -> String {
-        let v: serde_json::Value =
-            serde_json::from_slice(&self.run(i, &["status", "--json"]).stdout).unwrap();
-        v["slug"].as_str().unwrap().to_owned()
-    }
-}
-
-impl Drop for Fleet {
-    fn drop(&mut self) {
-        for i in 0..self.projects.len() {
-            let _ = self.cmd(i, &["rm", "-f"]).output();
-        }
+        self.projects[i].slug()
     }
 }
 
@@ -645,15 +634,15 @@ fn many_projects_vms_and_containers_side_by_side() {
         .prefix("tmpl-e2e-fleet-")
         .tempdir_in("/tmp")
         .unwrap();
-    let fleet = Fleet {
-        xdg: root.path().join("xdg"),
-        projects: vec![
+    let fleet = Fleet::new(
+        root.path().join("xdg"),
+        vec![
             Project::new("twin", &ctr("")),
             Project::new("twin", &ctr("")),
             Project::new("api", &ctr("SYNC=ro\n")),
             Project::new("svc", &vm("SYNC=none\n")),
         ],
-    };
+    );
     let (twin_a, twin_b, api, svc) = (0, 1, 2, 3);
 
     // all brought up at the same time

@@ -29,6 +29,8 @@ pub struct Project {
     pub auto_driver: bool,
     /// Approve the folder as it is before each `up`, `provision` and `vagrant`.
     pub auto_trust: bool,
+    /// XDG dirs shared with other projects (one user's many projects), instead of its own.
+    pub shared_xdg: Option<PathBuf>,
 }
 
 impl Project {
@@ -47,6 +49,7 @@ impl Project {
             keep: false,
             auto_driver: false,
             auto_trust: true,
+            shared_xdg: None,
         }
     }
 
@@ -57,7 +60,9 @@ impl Project {
     }
 
     pub fn xdg(&self) -> PathBuf {
-        self.root.path().join("xdg")
+        self.shared_xdg
+            .clone()
+            .unwrap_or_else(|| self.root.path().join("xdg"))
     }
 
     pub fn cmd(&self, args: &[&str]) -> Command {
