@@ -4,14 +4,16 @@
 #   2. Vagrant box   tmpl-test/debian12 (libvirt)   (bootable, vagrant user + insecure key)
 #   3. Cloud image   ~/.cache/tmpl-test/debian12-cloud.qcow2 (bootable, cloud-init, no users/keys)
 # Intermediate layers (debootstrap'd base rootfs, VM rootfs) are cached as tarballs.
-# Every artifact has its own stamp holding the hash of its recipe (the text of the functions and
-# lists that build it, plus the layers it is built from); a rerun with unchanged recipes and
-# artifacts present does nothing.
+# Every artifact has its own stamp holding the hash of its recipe (see "Recipe keys" below); a
+# rerun with unchanged recipes and artifacts present does nothing.
 #
 # Environment knobs:
 #   TMPL_DEBIAN_MIRROR   Debian mirror for debootstrap/apt (default: the host apt's Debian mirror)
 #   TMPL_FIXTURES_FORCE  1 = rebuild everything
 #   TMPL_FIXTURES_ONLY   space-separated subset of: image box cloud
+#   TMPL_FIXTURES_PRINT_KEYS
+#                        1 = print each artifact's name and recipe key, and build nothing (no
+#                        root needed; no cache, Podman storage, Vagrant box or libvirt is touched)
 set -euo pipefail
 
 SUITE=bookworm
@@ -34,7 +36,6 @@ die() { printf 'fixtures: ERROR: %s\n' "$*" >&2; exit 1; }
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN{printf "%.1fs", b-a}'; }
 hashof() { printf '%s\n' "$@" | sha256sum | cut -c1-64; }
-fns() { declare -f "$@"; }
 
 # ---------------------------------------------------------------------------------------------
 # Mount / loop bookkeeping: everything is undone by the EXIT trap, even on failure.
@@ -178,6 +179,7 @@ build_base() {
     tar_rootfs "$r" "$CACHE/base-rootfs.tar"
     rm -rf --one-file-system "$r"
 }
+base_present() { [ -s "$CACHE/base-rootfs.tar" ]; }
 
 # ---------------------------------------------------------------------------------------------
 # Layer 1: bootable VM rootfs (base + kernel + systemd + networkd DHCP), shared by box and cloud
@@ -221,6 +223,7 @@ EOF
     tar_rootfs "$r" "$CACHE/vm-rootfs.tar"
     rm -rf --one-file-system "$r"
 }
+vm_present() { [ -s "$CACHE/vm-rootfs.tar" ]; }
 
 # ---------------------------------------------------------------------------------------------
 # Bootable disk: VM_ROOTFS + CUSTOMIZE_FN -> qcow2 (MBR, one ext4 partition labelled root,
@@ -357,6 +360,69 @@ build_cloud() {
 cloud_present() { [ -s "$CLOUD_QCOW" ]; }
 
 # ---------------------------------------------------------------------------------------------
+# Recipe keys. A key covers everything that decides what an artifact contains: its build
+# function and every function of this script that it reaches, the recipe variables and files
+# those functions mention, and the keys of the layers it is built from. All of it is found from
+# the code, because hand-kept lists drift (do_mount, which every chroot and disk goes through,
+# was in none of them) and a change they miss leaves a stale fixture in the cache.
+# Host tools (debootstrap, extlinux, ...) are not covered: after upgrading one, rebuild with
+# TMPL_FIXTURES_FORCE=1. scripts/test-fixtures-keys.sh checks which edits change which keys.
+# ---------------------------------------------------------------------------------------------
+# Variables whose values shape artifacts; an artifact's key has those its functions mention (as
+# a word), so a package list change rebuilds only what installs it. The cache and work paths
+# and the mount bookkeeping are left out: they say where a build happens, not what it makes.
+RECIPE_VARS=(SUITE MIRROR DISK_GIB BASE_PKGS VM_PKGS IMAGE_PKGS CLOUD_PKGS IMAGE BOX)
+# Variables naming a file copied into an artifact: the key has the file's content, not its
+# path, which changes with every Vagrant release.
+RECIPE_FILES=(VAGRANT_PUB)
+
+# The functions a recipe can reach. Functions inherited from the environment are no part of
+# one (and sudo drops them); nor is main, which drives every build, and whose name is also a
+# word of every chroot's sources.list ("deb MIRROR SUITE main").
+script_fns() (
+    shopt -s extdebug   # declare -F then says where a function was defined (in this subshell only)
+    local f
+    for f in $(compgen -A function); do
+        [ "$f" != main ] || continue
+        if [ "$(declare -F "$f" | cut -d' ' -f3-)" = "${BASH_SOURCE[0]}" ]; then echo "$f"; fi
+    done
+)
+# calls FN...: the functions of SCRIPT_FNS whose names appear, as words, in FN's text. Matching
+# words rather than parsing calls also catches a function passed by name (make_disk's
+# customizer); a false hit costs at most a needless rebuild.
+calls() { declare -f "$@" | grep -owF -f <(printf '%s\n' "${SCRIPT_FNS[@]}"); }
+# fn_closure FN...: FN and, transitively, every function it calls; sorted in the C locale, so
+# that a key does not depend on who runs the script.
+fn_closure() {
+    local fns=("$@") n=0
+    while [ "${#fns[@]}" -ne "$n" ]; do
+        n=${#fns[@]}
+        mapfile -t fns < <({ printf '%s\n' "${fns[@]}"; calls "${fns[@]}"; } | LC_ALL=C sort -u)
+    done
+    printf '%s\n' "${fns[@]}"
+}
+recipe_inputs() {  # CODE: the recipe variables and files that CODE mentions, with their values
+    local v
+    for v in "${RECIPE_VARS[@]}"; do
+        grep -qw -- "$v" <<<"$1" || continue
+        local -n val=$v
+        printf '%s=%s\n' "$v" "${val[*]}"
+        unset -n val
+    done
+    for v in "${RECIPE_FILES[@]}"; do
+        grep -qw -- "$v" <<<"$1" || continue
+        printf '%s:\n' "$v"
+        cat "${!v}"
+    done
+}
+recipe_key() {  # NAME BUILD_FN [KEY_OF_LOWER_LAYER...]
+    local name=$1 build=$2 fns code; shift 2
+    mapfile -t fns < <(fn_closure "$build")
+    code=$(declare -f "${fns[@]}")
+    hashof "$name" "$@" "$code" "$(recipe_inputs "$code")"
+}
+
+# ---------------------------------------------------------------------------------------------
 # Cache driver
 # ---------------------------------------------------------------------------------------------
 stamp_ok() { [ "${TMPL_FIXTURES_FORCE:-0}" != 1 ] && [ -f "$CACHE/$1.stamp" ] && [ "$(head -n1 "$CACHE/$1.stamp")" = "$2" ]; }
@@ -380,16 +446,32 @@ want() { [ -z "${TMPL_FIXTURES_ONLY:-}" ] || [[ " $TMPL_FIXTURES_ONLY " == *" $1
 
 main() {
     local t0; t0=$(now)
-    [ "$(id -u)" -eq 0 ] || die "must run as root (debootstrap, loop devices, mounts)"
-    local tool missing=()
-    for tool in debootstrap podman vagrant virsh qemu-img sfdisk losetup mkfs.ext4 extlinux tar sha256sum; do
-        command -v "$tool" >/dev/null || missing+=("$tool")
-    done
-    [ -f /usr/lib/syslinux/mbr/mbr.bin ] || missing+=("/usr/lib/syslinux/mbr/mbr.bin")
-    [ ${#missing[@]} -eq 0 ] || die "missing: ${missing[*]} (run: bash scripts/setup.sh)"
+    local print_keys=${TMPL_FIXTURES_PRINT_KEYS:-0}
+    if [ "$print_keys" != 1 ]; then
+        [ "$(id -u)" -eq 0 ] || die "must run as root (debootstrap, loop devices, mounts)"
+        local tool missing=()
+        for tool in debootstrap podman vagrant virsh qemu-img sfdisk losetup mkfs.ext4 extlinux tar sha256sum; do
+            command -v "$tool" >/dev/null || missing+=("$tool")
+        done
+        [ -f /usr/lib/syslinux/mbr/mbr.bin ] || missing+=("/usr/lib/syslinux/mbr/mbr.bin")
+        [ ${#missing[@]} -eq 0 ] || die "missing: ${missing[*]} (run: bash scripts/setup.sh)"
+    fi
     VAGRANT_PUB=$(ls /usr/share/rubygems-integration/all/gems/vagrant-*/keys/vagrant.pub 2>/dev/null | sort -V | tail -n1 || true)
     [ -r "$VAGRANT_PUB" ] || die "Vagrant's insecure public key (vagrant-*/keys/vagrant.pub) not found"
     MIRROR=$(host_mirror)
+
+    # Keys before anything is locked, created or cleaned: printing them must touch nothing.
+    mapfile -t SCRIPT_FNS < <(script_fns)
+    local k_base k_vm k_image k_box k_cloud
+    k_base=$(recipe_key base build_base)
+    k_vm=$(recipe_key vm build_vm_rootfs "$k_base")
+    k_image=$(recipe_key image build_image "$k_base")
+    k_box=$(recipe_key box build_box "$k_vm")
+    k_cloud=$(recipe_key cloud build_cloud "$k_vm")
+    if [ "$print_keys" = 1 ]; then
+        printf '%s %s\n' base "$k_base" vm "$k_vm" image "$k_image" box "$k_box" cloud "$k_cloud"
+        return 0
+    fi
 
     mkdir -p "$CACHE"
     exec 9>"$CACHE/.lock"
@@ -398,20 +480,8 @@ main() {
     clean_work || die "$WORK has leftover mounts from an earlier run; unmount them first"
     mkdir -p "$WORK"
 
-    # Recipe keys: the code and lists that build each layer, plus the keys of the layers below.
-    local common; common=$(fns strip_rootfs tar_rootfs untar_rootfs chroot_begin chroot_end in_root apt_in_root)
-    local k_base k_vm k_image k_box k_cloud
-    k_base=$(hashof base-v1 "$SUITE" "${BASE_PKGS[*]}" "$(fns build_base tar_rootfs)")
-    k_vm=$(hashof vm-v1 "$k_base" "${VM_PKGS[*]}" "$(fns build_vm_rootfs)" "$common")
-    k_image=$(hashof image-v1 "$k_base" "$IMAGE" "${IMAGE_PKGS[*]}" "$(fns build_image strip_rootfs untar_rootfs chroot_begin chroot_end in_root apt_in_root)")
-    k_box=$(hashof box-v1 "$k_vm" "$BOX" "$DISK_GIB" "$(cat "$VAGRANT_PUB")" \
-        "$(fns build_box make_disk customize_box remove_stale_box_volumes)" "$common")
-    k_cloud=$(hashof cloud-v1 "$k_vm" "$DISK_GIB" "${CLOUD_PKGS[*]}" "$(fns build_cloud make_disk customize_cloud)" "$common")
-
     BUILT=()
     say "mirror $MIRROR, cache $CACHE"
-    base_present() { [ -s "$CACHE/base-rootfs.tar" ]; }
-    vm_present() { [ -s "$CACHE/vm-rootfs.tar" ]; }
     # Layers are only (re)built when an artifact that needs them is out of date.
     local need_image=0 need_box=0 need_cloud=0
     want image && ! { stamp_ok image "$k_image" && image_present; } && need_image=1
