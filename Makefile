@@ -29,9 +29,13 @@ test-fast:
 e2e: setup fixtures
 	$(CARGO) test --features e2e --test 'e2e*' -- --test-threads=1 --nocapture
 
+## The shell tmpl runs in guests (src/**/*.sh, compiled in with include_str!) and its scripts.
+SHELL_FILES := $(shell find src scripts examples -name '*.sh')
+
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	shellcheck --severity=warning $(SHELL_FILES)
 
 fmt:
 	$(CARGO) fmt

@@ -43,13 +43,10 @@ if [ "$(id -u)" -ne 0 ]; then
     die "must run as root (sudo not found)"
 fi
 
-PACKAGES=(
-    qemu-utils qemu-system-x86 libvirt-daemon-system libvirt-clients
-    vagrant vagrant-libvirt podman runc ansible-core debootstrap iptables
-    xorriso extlinux syslinux-common openssh-client rsync ruby iproute2 dnsmasq-base
-    python3-venv curl procps fdisk e2fsprogs
-    zsh fish    # the completion scripts' tests load them in each shell
-)
+# One list for this script and `tmpl doctor`: scripts/requirements.txt
+REQUIREMENTS="$(dirname "$0")/requirements.txt"
+mapfile -t PACKAGES < <(awk '!/^#/ && NF >= 3 { print $2 }' "$REQUIREMENTS" | sort -u)
+[ "${#PACKAGES[@]}" -gt 0 ] || { printf 'setup: ERROR: no packages in %s\n' "$REQUIREMENTS" >&2; exit 1; }
 
 OS_ID=""; OS_LIKE=""; OS_CODENAME=""
 if [ -r /etc/os-release ]; then

@@ -2,7 +2,8 @@
 //! validated project. Commands that act call `load()`, which refuses invalid settings with
 //! exit 78 before anything is created.
 
-use crate::config::{self, Config, EnvFile};
+use crate::backend::{Backend, Connect, Registry};
+use crate::config::{self, Config, EnvFile, Problem, Report};
 use crate::error::{code, Failure};
 use crate::project::{self, Dirs, Identity, Project};
 use crate::ui;
@@ -15,6 +16,8 @@ pub struct Ctx {
     pub strict: bool,
     pub wait: bool,
     pub dirs: Dirs,
+    /// The ways guests can exist (see `backend`).
+    pub registry: Registry,
 }
 
 /// A project whose settings are valid.
@@ -23,11 +26,68 @@ pub struct Loaded {
     pub project: Project,
     pub config: Config,
     pub id: Identity,
-    pub warnings: Vec<config::Warning>,
+}
+
+impl Loaded {
+    /// A path from `.env` on the host: `~/` is the user's home, relative is the project's.
+    pub fn host_path(&self, p: &Path, home: Option<&Path>) -> PathBuf {
+        if let (Ok(rest), Some(h)) = (p.strip_prefix("~"), home) {
+            return h.join(rest);
+        }
+        self.project.dir.join(p)
+    }
 }
 
 impl Ctx {
-    pub fn new(directory: Option<&Path>, env_file: Option<PathBuf>, strict: bool) -> Result<Ctx> {
+    /// A context for `cwd` itself, with these dirs and drivers (for callers that run tmpl's
+    /// commands without a command line).
+    pub fn at(cwd: PathBuf, dirs: Dirs, registry: Registry) -> Ctx {
+        Ctx {
+            cwd,
+            env_file: None,
+            strict: false,
+            wait: false,
+            dirs,
+            registry,
+        }
+    }
+
+    /// The project's guest, through the driver of its `INFRA_TYPE`.
+    pub fn backend(&self, loaded: &Loaded, how: Connect) -> Result<Box<dyn Backend>> {
+        self.registry
+            .driver(loaded.config.infra_type)
+            .open(loaded, &self.dirs, how)
+    }
+
+    /// Validates the project's settings: the general rules, then its driver's own.
+    pub fn validate(&self, project: &Project) -> Result<(Config, Report), Report> {
+        let (config, mut report) = config::validate(&project.env, &project.dir, self.strict)?;
+        let rules = self.registry.driver(config.infra_type).validate(&config);
+        if rules.is_empty() {
+            return Ok((config, report));
+        }
+        for r in rules {
+            let e = project.env.get(r.key);
+            report.problems.push(Problem {
+                line: e.map(|e| e.line),
+                key: r.key.into(),
+                value: e.map(|e| e.value.clone()),
+                expected: r.expected,
+                example: r.example,
+            });
+        }
+        report
+            .problems
+            .sort_by_key(|p| p.line.unwrap_or(usize::MAX));
+        Err(report)
+    }
+
+    pub fn new(
+        directory: Option<&Path>,
+        env_file: Option<PathBuf>,
+        strict: bool,
+        registry: Registry,
+    ) -> Result<Ctx> {
         let base = std::env::current_dir().map_err(|e| {
             Failure::new(
                 code::FAILURE,
@@ -49,6 +109,7 @@ impl Ctx {
             strict,
             wait: false,
             dirs: Dirs::from_env(),
+            registry,
         })
     }
 
@@ -102,7 +163,7 @@ impl Ctx {
     /// settings are invalid.
     pub fn load(&self) -> Result<Loaded> {
         let project = self.project()?;
-        match config::validate(&project.env, &project.dir, self.strict) {
+        match self.validate(&project) {
             Ok((config, report)) => {
                 for w in &report.warnings {
                     ui::warn(format!("{}: {}", self.place(&project, w.line), w.message));
@@ -112,7 +173,6 @@ impl Ctx {
                     project,
                     config,
                     id,
-                    warnings: report.warnings,
                 })
             }
             Err(report) => {
@@ -122,6 +182,24 @@ impl Ctx {
                 Err(self.invalid(&project, &report).into())
             }
         }
+    }
+
+    /// A registered project's settings, read quietly (for `ls`): `None` when they are gone or
+    /// no longer valid.
+    pub fn load_registered(&self, dir: &Path, env_file: &Path) -> Option<Loaded> {
+        let env = EnvFile::read(env_file).ok()?;
+        let project = Project {
+            dir: dir.to_owned(),
+            env_path: env_file.to_owned(),
+            env,
+        };
+        let (config, _) = self.validate(&project).ok()?;
+        let id = project::identity(&project.dir, config.name.as_deref(), &self.dirs);
+        Some(Loaded {
+            project,
+            config,
+            id,
+        })
     }
 
     pub fn place(&self, project: &Project, line: Option<usize>) -> String {

@@ -12,34 +12,85 @@
 
 use std::fmt;
 
-/// Exit codes, documented in the README. Scripts branch on these.
-pub mod code {
-    pub const OK: u8 = 0;
-    /// An operation failed (an external command, the guest, the host).
-    pub const FAILURE: u8 = 1;
-    /// Bad command line (clap's own code).
-    pub const USAGE: u8 = 2;
+/// How a command ended when it did not fail. `status` has results of its own that are not
+/// errors (stopped, not created), and `ssh`/`vagrant --` end with their child's code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Success,
     /// `status`: the guest exists but is stopped.
-    pub const STOPPED: u8 = 3;
+    Stopped,
     /// `status`: the project has no guest.
-    pub const NOT_CREATED: u8 = 4;
+    NotCreated,
+    /// The exit code of the command tmpl ran for the person (`tmpl ssh -- CMD`).
+    Child(i32),
+}
+
+/// What kind of failure an error is; each has its exit code, documented in the README.
+/// Scripts branch on these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// An operation failed (an external command, the guest, the host).
+    Failure,
+    /// Bad command line (clap's own code).
+    Usage,
     /// Provisioning failed; the guest is left running.
-    pub const PROVISION_FAILED: u8 = 10;
+    ProvisionFailed,
     /// A host dependency is missing or unreachable (`tmpl doctor` says which).
-    pub const UNAVAILABLE: u8 = 69;
-    /// Interrupted by Ctrl+C or SIGTERM (128 + SIGINT, as shells report it).
-    pub const INTERRUPTED: u8 = 130;
-    /// The project's `.env` or provisioning file changed since it was trusted (`EX_NOPERM`).
-    pub const UNTRUSTED: u8 = 77;
+    Unavailable,
     /// Another tmpl holds the project's lock.
-    pub const LOCKED: u8 = 75;
-    /// Invalid or missing settings (`EX_CONFIG`).
-    pub const CONFIG: u8 = 78;
+    Locked,
+    /// The project folder is new or changed since it was approved.
+    Untrusted,
+    /// Invalid or missing settings.
+    Config,
+    /// Interrupted by Ctrl+C, SIGTERM or SIGHUP.
+    Interrupted,
+}
+
+impl Exit {
+    pub fn code(self) -> u8 {
+        match self {
+            Exit::Success => 0,
+            Exit::Stopped => 3,
+            Exit::NotCreated => 4,
+            // a signal's death (or anything out of range) as a shell reports it
+            Exit::Child(c) => u8::try_from(c).unwrap_or(1),
+        }
+    }
+}
+
+impl Kind {
+    pub fn code(self) -> u8 {
+        match self {
+            Kind::Failure => 1,
+            Kind::Usage => 2,
+            Kind::ProvisionFailed => 10,
+            Kind::Unavailable => 69,
+            Kind::Locked => 75,
+            Kind::Untrusted => 77,
+            Kind::Config => 78,
+            // 128 + SIGINT, as shells report it
+            Kind::Interrupted => 130,
+        }
+    }
+}
+
+/// The kinds under the names the code has always used for them.
+pub mod code {
+    use super::Kind;
+    pub const FAILURE: Kind = Kind::Failure;
+    pub const USAGE: Kind = Kind::Usage;
+    pub const PROVISION_FAILED: Kind = Kind::ProvisionFailed;
+    pub const UNAVAILABLE: Kind = Kind::Unavailable;
+    pub const INTERRUPTED: Kind = Kind::Interrupted;
+    pub const UNTRUSTED: Kind = Kind::Untrusted;
+    pub const LOCKED: Kind = Kind::Locked;
+    pub const CONFIG: Kind = Kind::Config;
 }
 
 #[derive(Debug)]
 pub struct Failure {
-    pub code: u8,
+    pub code: Kind,
     pub message: String,
     /// Indented lines under the message: places (`--> .env:4`) and details.
     pub details: Vec<String>,
@@ -47,13 +98,17 @@ pub struct Failure {
 }
 
 impl Failure {
-    pub fn new(code: u8, message: impl Into<String>) -> Failure {
+    pub fn new(code: Kind, message: impl Into<String>) -> Failure {
         Failure {
             code,
             message: message.into(),
             details: Vec::new(),
             hint: None,
         }
+    }
+    /// A failure that was already told in full (as JSON on stdout, say): only its exit code.
+    pub fn told(code: Kind) -> Failure {
+        Failure::new(code, "")
     }
     pub fn config(message: impl Into<String>) -> Failure {
         Failure::new(code::CONFIG, message)
@@ -76,13 +131,8 @@ impl fmt::Display for Failure {
 
 impl std::error::Error for Failure {}
 
-/// Shorthand: `bail(Failure::config(..))`.
-pub fn fail<T>(f: Failure) -> anyhow::Result<T> {
-    Err(f.into())
-}
-
-/// The exit code a `Failure` in the chain asks for.
-pub fn code_of(err: &anyhow::Error) -> Option<u8> {
+/// The kind of the `Failure` in the chain.
+pub fn code_of(err: &anyhow::Error) -> Option<Kind> {
     err.chain()
         .find_map(|e| e.downcast_ref::<Failure>())
         .map(|f| f.code)
@@ -93,6 +143,9 @@ pub fn report(err: &anyhow::Error) -> u8 {
     let failure = err.chain().find_map(|e| e.downcast_ref::<Failure>());
     let ui = crate::ui::Ui::stderr();
     match failure {
+        Some(f) if f.message.is_empty() && f.details.is_empty() && f.hint.is_none() => {
+            f.code.code()
+        }
         Some(f) => {
             // what failed may quote a guest or an external command: no terminal controls
             let safe = crate::text::terminal_safe;
@@ -114,7 +167,7 @@ pub fn report(err: &anyhow::Error) -> u8 {
                 out.push_str(&format!("{} {h}\n", ui.cyan_bold("hint:")));
             }
             eprint!("{out}");
-            f.code
+            f.code.code()
         }
         None => {
             let mut chain = err.chain();
@@ -128,7 +181,7 @@ pub fn report(err: &anyhow::Error) -> u8 {
                 out.push_str(&format!("{} {}\n", ui.bold("caused by:"), safe(cause)));
             }
             eprint!("{out}");
-            code::FAILURE
+            Kind::Failure.code()
         }
     }
 }

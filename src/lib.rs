@@ -4,52 +4,60 @@
 //! → `backend` (Vagrant + libvirt, Podman) → `provision`. Everything before the backend is
 //! pure and unit-tested without a VM.
 
+pub mod atomic;
 pub mod backend;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod context;
 pub mod error;
+pub mod host;
 pub mod interrupt;
 pub mod leftovers;
 pub mod lock;
-pub mod login;
+pub mod output;
 pub mod preflight;
 pub mod process;
 pub mod project;
+pub mod projects;
 pub mod provision;
-pub mod registry;
-pub mod render;
 pub mod ssh;
-pub mod state;
 pub mod text;
 pub mod timing;
 pub mod trust;
 pub mod ui;
+
+pub use error::Exit;
 
 use clap::Parser;
 use std::ffi::OsString;
 
 /// Runs tmpl with these arguments and returns the process exit code.
 pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> u8 {
+    run_with(backend::Registry::builtin(), args)
+}
+
+/// Runs tmpl with these drivers (see `backend::Registry`): how a test runs every command
+/// against a driver of its own, with no code here knowing it exists.
+pub fn run_with<I: IntoIterator<Item = OsString>>(registry: backend::Registry, args: I) -> u8 {
     let cli = match cli::Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
             return if e.use_stderr() {
-                error::code::USAGE
+                error::Kind::Usage.code()
             } else {
-                error::code::OK
+                Exit::Success.code()
             };
         }
     };
     ui::init(cli.quiet, cli.verbose);
-    match commands::dispatch(cli) {
-        Ok(code) => code,
+    match commands::dispatch(cli, registry) {
+        Ok(exit) => exit.code(),
         // A child stopped by a forwarded Ctrl+C fails in its own words; say what happened.
         Err(err)
             if interrupt::interrupted()
-                && error::code_of(&err) != Some(error::code::INTERRUPTED) =>
+                && error::code_of(&err) != Some(error::Kind::Interrupted) =>
         {
             error::report(&err.context(interrupt::failure("it ran")))
         }

@@ -2,7 +2,8 @@
 //! memory and CPUs asked for, there is disk space, the image exists. Each failure is a clear
 //! error and nothing has been made yet.
 
-use crate::config::{Config, Image, InfraType, Protocol};
+use crate::backend::Needs;
+use crate::config::{Config, InfraType, Protocol};
 use crate::error::{code, Failure};
 use crate::process::Cmd;
 use anyhow::Result;
@@ -96,19 +97,19 @@ pub fn free_gib(dir: &Path) -> Option<u64> {
     Some(kib / (1024 * 1024))
 }
 
-/// The space a new guest needs now: VM disks are thin (qcow2 overlays), so a small margin
-/// plus the image when it is still to be imported; a warning says when DISK could not fit.
-pub fn disk_space(config: &Config, image_bytes: Option<u64>) -> (Vec<String>, Vec<String>) {
-    let (dir, need) = match config.infra_type {
-        InfraType::Vm => (
-            "/var/lib/libvirt/images",
-            1 + image_bytes.unwrap_or(0).div_ceil(1 << 30),
-        ),
-        InfraType::Container => ("/var/lib/containers", 1),
-    };
-    let Some(free) = free_gib(Path::new(dir)) else {
+/// The space a new guest needs now in `dir`: disks are thin (qcow2 overlays, container
+/// layers), so a small margin plus the image when it is still to be imported; a warning says
+/// when DISK could not fit.
+pub fn disk_space(
+    config: &Config,
+    dir: &Path,
+    image_bytes: Option<u64>,
+) -> (Vec<String>, Vec<String>) {
+    let need = 1 + image_bytes.unwrap_or(0).div_ceil(1 << 30);
+    let Some(free) = free_gib(dir) else {
         return (vec![], vec![]);
     };
+    let dir = dir.display();
     let mut errors = vec![];
     let mut warnings = vec![];
     if free < need {
@@ -124,33 +125,26 @@ pub fn disk_space(config: &Config, image_bytes: Option<u64>) -> (Vec<String>, Ve
     (errors, warnings)
 }
 
-/// Runs every check for a guest about to be created (`creating`) or started.
-pub fn check(loaded: &crate::context::Loaded, creating: bool) -> Result<()> {
+/// Runs every check for a guest about to be created (`creating`) or started, with what its
+/// driver says it needs.
+pub fn check(loaded: &crate::context::Loaded, needs: &Needs, creating: bool) -> Result<()> {
     let config = &loaded.config;
-    if creating {
-        if let Image::CloudImageFile(p) | Image::BoxFile(p) = &config.image {
-            let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
-            let abs = crate::backend::vagrant::plan::resolve(loaded, p, home.as_deref());
-            if !abs.is_file() {
-                return Err(Failure::config(format!("IMAGE `{}` does not exist", abs.display()))
-                    .hint("fix IMAGE in .env (paths are relative to the project folder; `~/` is your home)")
-                    .into());
-            }
+    let image = needs.image_file.as_ref().filter(|_| creating);
+    if let Some(file) = image {
+        if !file.is_file() {
+            return Err(Failure::config(format!("IMAGE `{}` does not exist", file.display()))
+                .hint("fix IMAGE in .env (paths are relative to the project folder; `~/` is your home)")
+                .into());
         }
     }
     let mut problems = ports_free(config);
     let (mem, cpus) = host_capacity();
     problems.extend(resources_fit(config, mem, cpus));
-    if creating {
-        let image_size = match &config.image {
-            Image::CloudImageFile(p) | Image::BoxFile(p) => {
-                std::fs::metadata(loaded.project.dir.join(p))
-                    .ok()
-                    .map(|m| m.len())
-            }
-            _ => None,
-        };
-        let (errors, warnings) = disk_space(config, image_size);
+    if let (true, Some(dir)) = (creating, &needs.disk_dir) {
+        let size = image
+            .and_then(|f| std::fs::metadata(f).ok())
+            .map(|m| m.len());
+        let (errors, warnings) = disk_space(config, dir, size);
         problems.extend(errors);
         for w in warnings {
             crate::ui::warn(w);

@@ -108,7 +108,7 @@ pub fn identity(dir: &Path, name_override: Option<&str>, dirs: &Dirs) -> Identit
         .unwrap_or_default();
     let name = name_override
         .map(str::to_owned)
-        .unwrap_or_else(|| sanitise(&folder));
+        .unwrap_or_else(|| crate::config::names::sanitise(&folder));
     let digest = Sha256::digest(dir.as_os_str().as_encoded_bytes());
     let hash: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
     let slug = format!("{name}-{hash}");
@@ -120,45 +120,9 @@ pub fn identity(dir: &Path, name_override: Option<&str>, dirs: &Dirs) -> Identit
     }
 }
 
-/// A folder name as a host-safe name: `[a-z][a-z0-9-]{0,40}`.
-pub fn sanitise(folder: &str) -> String {
-    let mut out = String::new();
-    for ch in folder.chars().flat_map(char::to_lowercase) {
-        if ch.is_ascii_alphanumeric() {
-            out.push(ch);
-        } else if !out.ends_with('-') {
-            out.push('-');
-        }
-    }
-    let mut out = out.trim_matches('-').to_owned();
-    if !out.starts_with(|c: char| c.is_ascii_lowercase()) {
-        out.insert_str(0, "p-");
-    }
-    out.truncate(41);
-    let out = out.trim_end_matches('-').to_owned();
-    if out == "p" {
-        "project".into()
-    } else {
-        out
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sanitises_folder_names() {
-        assert_eq!(sanitise("My App"), "my-app");
-        assert_eq!(sanitise("my_app.v2"), "my-app-v2");
-        assert_eq!(sanitise("2048"), "p-2048");
-        assert_eq!(sanitise("---"), "project");
-        assert_eq!(sanitise("Ünïcode"), "n-code");
-        assert!(sanitise(&"x".repeat(100)).len() <= 41);
-        for s in ["My App", "2048", "---", "a__b", &"é".repeat(60)] {
-            assert!(crate::config::validate::valid_name(&sanitise(s)), "{s}");
-        }
-    }
 
     #[test]
     fn same_folder_name_different_paths_get_different_slugs() {

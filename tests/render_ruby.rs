@@ -4,7 +4,9 @@
 
 use proptest::prelude::*;
 use std::process::Command;
-use tmpl::render::{self, BridgeContext, PrivateNetwork, SshContext, SyncContext, VmContext};
+use tmpl::backend::vagrant::render::{
+    self, BridgeContext, PrivateNetwork, SshContext, SyncContext, VmContext,
+};
 
 fn context(s: &[String; 6]) -> VmContext {
     VmContext {

@@ -1,19 +1,30 @@
-//! The two ways a project's guest exists, behind one narrow lifecycle interface: a VM
-//! (Vagrant + libvirt) or a container (Podman).
+//! The ways a project's guest can exist, behind one surface, as Lima's drivers are.
 //!
-//! Like Lima's drivers: `up` on a guest that exists adopts it (starts it if stopped, does
-//! nothing if running); `remove` on nothing is not an error. `live` must be cheap: it answers
-//! `status`, `ssh` and `up` on a running guest, so it never starts Vagrant.
+//! A `Driver` is one way (VMs through Vagrant and libvirt, containers through Podman): it owns
+//! everything about that way that is not one project's, such as the rules for its settings,
+//! the host checks `doctor` prints, the live state of a guest known only by its slug (`ls`),
+//! and the leftovers it can find and remove. `Driver::open` gives the `Backend` of one project:
+//! its lifecycle, its preview (`render`) and its pre-flight needs.
+//!
+//! The `Registry` lists the drivers by `INFRA_TYPE`. Commands go through it and never name a
+//! driver (only `tmpl vagrant --`, which is Vagrant's by definition), so a new way to run a
+//! guest is a new driver and nothing outside this folder.
+//!
+//! The lifecycle follows Lima's rules: `up` on a guest that exists adopts it (starts it if
+//! stopped, does nothing if running); `remove` on nothing is not an error; `live` must be
+//! cheap, because it answers `status`, `ssh` and `up` on a running guest.
 
 pub mod podman;
 pub mod vagrant;
 
-use crate::config::InfraType;
+use crate::config::{Config, InfraType};
 use crate::context::Loaded;
-use crate::ssh::Endpoint;
+use crate::project::Dirs;
+use crate::ssh::{Access, Endpoint};
 use crate::timing::Phases;
 use anyhow::Result;
 use serde::Serialize;
+use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -68,12 +79,31 @@ pub enum StopOutcome {
     NotCreated,
 }
 
+/// What creating or starting a guest needs from the host, checked before anything is made.
+#[derive(Debug, Clone, Default)]
+pub struct Needs {
+    /// Where the guest's disk goes, for the free-space check.
+    pub disk_dir: Option<PathBuf>,
+    /// A host file the guest is made from, which must exist (and its size is needed too).
+    pub image_file: Option<PathBuf>,
+}
+
+/// One project's guest.
 pub trait Backend {
     fn infra_type(&self) -> InfraType;
     /// The live state, cheaply (no Vagrant).
     fn live(&self) -> Result<Live>;
     /// Makes the guest run, creating it if needed; returns what it did and where to log in.
+    /// It does not wait for SSH: `up` does that, once, for every kind of guest.
     fn up(&self, phases: &mut Phases) -> Result<(UpOutcome, Endpoint)>;
+    /// What a new guest still needs once it answers SSH (a VM from a box grows its disk).
+    fn settle(&self, _access: &Access, _phases: &mut Phases) -> Result<()> {
+        Ok(())
+    }
+    /// Waits until the guest accepts a login: SSH, unless a guest knows better.
+    fn wait_ready(&self, access: &Access, timeout: Duration) -> Result<()> {
+        access.wait_ready(timeout)
+    }
     fn stop(&self, timeout: Duration, phases: &mut Phases) -> Result<StopOutcome>;
     /// Removes the guest and what tmpl made for it on the host; returns what it removed.
     fn remove(&self, phases: &mut Phases) -> Result<Vec<String>>;
@@ -81,9 +111,13 @@ pub trait Backend {
     fn details(&self) -> serde_json::Map<String, serde_json::Value> {
         serde_json::Map::new()
     }
+    /// What creating the guest needs from the host (see `preflight`).
+    fn needs(&self) -> Needs {
+        Needs::default()
+    }
 }
 
-/// Whether getting at the backend may start a service it needs (Podman's API).
+/// Whether getting at a guest may start a service it needs (Podman's API).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Connect {
     /// Commands that act on the guest: `up`, `stop`, `rm`, `provision`, `ssh`.
@@ -92,18 +126,113 @@ pub enum Connect {
     Only,
 }
 
-/// The backend for this project's `INFRA_TYPE`.
-pub fn for_project(loaded: &Loaded, how: Connect) -> Result<Box<dyn Backend>> {
-    Ok(match loaded.config.infra_type {
-        InfraType::Container => Box::new(podman::Podman::connect(
-            loaded.clone(),
-            how == Connect::MayStart,
-        )?),
-        InfraType::Vm => Box::new(vagrant::Vagrant::new(loaded.clone())),
-    })
+/// One line of `tmpl doctor`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub name: String,
+    pub ok: bool,
+    /// A failed optional check is a warning: the project works without it, worse.
+    pub required: bool,
+    pub detail: String,
+    pub fix: Option<String>,
 }
 
-/// `Duration` as `12.3s`, for summaries.
-pub fn secs(d: Duration) -> String {
-    format!("{:.1}s", d.as_secs_f64())
+impl Check {
+    /// A check from its result: what was found, or what is wrong and its fix.
+    pub fn of(name: &str, required: bool, result: Result<String, (String, String)>) -> Check {
+        let (ok, detail, fix) = match result {
+            Ok(detail) => (true, detail, None),
+            Err((detail, fix)) => (false, detail, Some(fix)),
+        };
+        Check {
+            name: name.into(),
+            ok,
+            required,
+            detail,
+            fix,
+        }
+    }
+}
+
+/// Something a driver made that no project owns any more (see `leftovers`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Leftover {
+    /// What it is, in words: "VM", "disk volume", "container".
+    pub kind: String,
+    pub name: String,
+    pub why: String,
+}
+
+/// A rule of a driver's about settings: `key` is wrong, expected `expected`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    pub key: &'static str,
+    pub expected: String,
+    pub example: Option<String>,
+}
+
+/// What the host needs checked for `doctor`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Wants {
+    /// The project shares its folder (`SYNC`).
+    pub sync: bool,
+}
+
+/// Everything about one way to run guests that is not one project's.
+pub trait Driver {
+    fn infra_type(&self) -> InfraType;
+    /// Rules of this way about settings that validate generally (`tmpl validate` runs them).
+    fn validate(&self, _config: &Config) -> Vec<Rule> {
+        Vec::new()
+    }
+    /// The host checks for `doctor`, each with its fix; never changes the host.
+    fn host_checks(&self, dirs: &Dirs, wants: Wants) -> Vec<Check>;
+    /// The live state of the guest of project `slug`, for `ls` when its `.env` is gone;
+    /// `None` when it cannot be told (the service does not answer).
+    fn state_of(&self, slug: &str) -> Option<State>;
+    /// What this way made that no project of this user's owns any more.
+    fn leftovers(&self, dirs: &Dirs) -> Vec<Leftover>;
+    fn remove_leftover(&self, leftover: &Leftover) -> Result<()>;
+    /// What `up` would hand the tool underneath for this project (`tmpl render`): creates
+    /// nothing and needs no service.
+    fn preview(&self, loaded: &Loaded, dirs: &Dirs) -> Result<String>;
+    /// The backend of one project.
+    fn open(&self, loaded: &Loaded, dirs: &Dirs, how: Connect) -> Result<Box<dyn Backend>>;
+}
+
+/// The drivers, by `INFRA_TYPE`.
+pub struct Registry {
+    drivers: Vec<Box<dyn Driver>>,
+}
+
+impl Registry {
+    /// The drivers tmpl ships: VMs through Vagrant and libvirt, containers through Podman.
+    pub fn builtin() -> Registry {
+        Registry {
+            drivers: vec![
+                Box::new(vagrant::VagrantDriver),
+                Box::new(podman::PodmanDriver),
+            ],
+        }
+    }
+
+    /// This registry with `driver` in place of the one of the same `INFRA_TYPE`.
+    pub fn with(mut self, driver: Box<dyn Driver>) -> Registry {
+        self.drivers
+            .retain(|d| d.infra_type() != driver.infra_type());
+        self.drivers.push(driver);
+        self
+    }
+
+    pub fn driver(&self, t: InfraType) -> &dyn Driver {
+        self.drivers
+            .iter()
+            .find(|d| d.infra_type() == t)
+            .map(|d| d.as_ref())
+            .expect("every INFRA_TYPE has a driver")
+    }
+
+    pub fn all(&self) -> impl Iterator<Item = &dyn Driver> {
+        self.drivers.iter().map(|d| d.as_ref())
+    }
 }

@@ -2,45 +2,48 @@
 
 use crate::cli::GcArgs;
 use crate::context::Ctx;
-use crate::error::{code, Failure};
-use crate::{leftovers, ui};
+use crate::error::{code, Exit, Failure};
+use crate::{leftovers, output, ui};
 use anyhow::Result;
-use std::io::IsTerminal;
 
-pub fn run(ctx: &Ctx, args: &GcArgs) -> Result<u8> {
-    let found = leftovers::find(&ctx.dirs);
+pub fn run(ctx: &Ctx, args: &GcArgs) -> Result<Exit> {
+    let found = leftovers::find(&ctx.registry, &ctx.dirs);
     if found.is_empty() {
         ui::info("no leftovers");
-        return Ok(code::OK);
+        return Ok(Exit::Success);
     }
-    for l in &found {
-        println!("{:<18} {}  ({})", l.kind.label(), l.name, l.why);
+    for f in &found {
+        let l = &f.leftover;
+        output::line(format!("{:<18} {}  ({})", l.kind, l.name, l.why));
     }
     if !args.yes {
-        if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        if !ui::interactive() {
             return Err(
                 Failure::new(code::FAILURE, "not removing without confirmation")
                     .hint("`tmpl gc --yes` removes them")
                     .into(),
             );
         }
-        let answer = console::Term::stderr()
-            .write_str(&format!("Remove these {} leftovers? [y/N] ", found.len()))
-            .and_then(|_| console::Term::stderr().read_line())
-            .unwrap_or_default();
-        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+        if !ui::confirm(&format!("Remove these {} leftovers?", found.len())) {
             return Err(Failure::new(code::FAILURE, "nothing removed").into());
         }
     }
     let mut failed = 0;
-    for l in &found {
-        match leftovers::remove(l, &ctx.dirs) {
-            Ok(()) => ui::info(format!("removed {}", l.name)),
+    for f in &found {
+        match leftovers::remove(f, &ctx.registry, &ctx.dirs) {
+            Ok(()) => ui::info(format!("removed {}", f.leftover.name)),
             Err(e) => {
                 failed += 1;
-                ui::warn(format!("could not remove {}: {e:#}", l.name));
+                ui::warn(format!("could not remove {}: {e:#}", f.leftover.name));
             }
         }
     }
-    Ok(if failed == 0 { code::OK } else { code::FAILURE })
+    if failed == 0 {
+        return Ok(Exit::Success);
+    }
+    Err(Failure::new(
+        code::FAILURE,
+        format!("{failed} leftover(s) could not be removed"),
+    )
+    .into())
 }

@@ -5,7 +5,7 @@
 
 use crate::cli::{InfraArg, InitArgs};
 use crate::context::Ctx;
-use crate::error::{code, Failure};
+use crate::error::{code, Exit, Failure};
 use crate::project;
 use crate::ui;
 use anyhow::{Context as _, Result};
@@ -65,15 +65,15 @@ fn template_text(ctx: &Ctx, name: &str) -> Result<String> {
     )
 }
 
-pub fn run(ctx: &Ctx, args: &InitArgs) -> Result<u8> {
+pub fn run(ctx: &Ctx, args: &InitArgs) -> Result<Exit> {
     if args.list {
         for (name, about, _) in BUILTIN {
-            println!("{name:<12} {about}");
+            crate::output::line(format!("{name:<12} {about}"));
         }
         for (name, path) in user_templates(ctx) {
-            println!("{name:<12} yours: {}", path.display());
+            crate::output::line(format!("{name:<12} yours: {}", path.display()));
         }
-        return Ok(code::OK);
+        return Ok(Exit::Success);
     }
     let name = match (&args.template, args.infra_type) {
         (Some(t), _) => t.clone(),
@@ -139,7 +139,7 @@ pub fn run(ctx: &Ctx, args: &InitArgs) -> Result<u8> {
         }
     }
     approve_written(ctx);
-    Ok(code::OK)
+    Ok(Exit::Success)
 }
 
 /// The settings `init` wrote are the person's own: approve them (see `trust`), so the first
@@ -157,6 +157,6 @@ fn approve_written(ctx: &Ctx) {
 
 /// Writes `text` to `path` as a new file (never through a link), atomically.
 fn write(path: &std::path::Path, text: &str) -> Result<()> {
-    crate::state::write_atomic(path, text.as_bytes(), 0o644)
+    crate::atomic::write(path, text.as_bytes(), 0o644)
         .with_context(|| format!("cannot write {}", path.display()))
 }

@@ -1,76 +1,42 @@
-//! `tmpl ls`: every project tmpl has brought up, with its live state from libvirt and Podman.
-//! A project whose folder is gone, or whose guest vanished behind tmpl's back, says so.
+//! `tmpl ls`: every project tmpl has brought up, with its live state from its driver. A
+//! project whose folder is gone, or whose guest vanished behind tmpl's back, says so.
 
-use crate::backend::podman::{client, spec};
-use crate::backend::vagrant::virsh;
-use crate::backend::{self, State};
+use crate::backend::{Connect, State};
 use crate::cli::JsonArgs;
+use crate::config::InfraType;
 use crate::context::Ctx;
-use crate::error::code;
-use crate::registry;
+use crate::error::Exit;
+use crate::{output, projects};
 use anyhow::Result;
 use serde_json::{json, Value};
 
-/// The live state of a registered project from its slug alone (its `.env` may be gone).
-fn state_by_slug(
-    slug: &str,
-    infra_type: &str,
-    podman: &mut Option<Option<client::Client>>,
-) -> Option<State> {
-    if infra_type == "vm" {
-        return virsh::domain(&format!("tmpl-{slug}"))
-            .ok()
-            .map(|d| d.map(|d| d.state).unwrap_or(State::NotCreated));
-    }
-    let c = podman
-        .get_or_insert_with(|| client::connect().ok())
-        .as_ref()?;
-    match c.block_on(
-        c.docker
-            .inspect_container(&spec::container_name(slug), None),
-    ) {
-        Ok(i) => Some(if i.state.and_then(|s| s.running).unwrap_or(false) {
-            State::Running
-        } else {
-            State::Stopped
-        }),
-        Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 404, ..
-        }) => Some(State::NotCreated),
-        Err(_) => None,
+fn infra(name: &str) -> Option<InfraType> {
+    match name {
+        "vm" => Some(InfraType::Vm),
+        "container" => Some(InfraType::Container),
+        _ => None,
     }
 }
 
-pub fn run(ctx: &Ctx, args: &JsonArgs) -> Result<u8> {
-    let reg = registry::load(&ctx.dirs.state)?;
-    let mut podman = None;
+pub fn run(ctx: &Ctx, args: &JsonArgs) -> Result<Exit> {
+    let reg = projects::load(&ctx.dirs.state)?;
     let mut rows = Vec::new();
     for (slug, e) in &reg {
         let mut row = json!({
             "slug": slug, "name": e.name, "type": e.infra_type, "project_dir": e.dir,
-            "state": Value::Null, "folder_gone": !e.dir.is_dir(), "guest_gone": false,
+            "state": Value::Null, "folder_gone": crate::leftovers::gone(&e.dir), "guest_gone": false,
         });
         // the full picture (resources, ports, address) needs the project's settings
-        let sub = Ctx {
-            cwd: e.dir.clone(),
-            env_file: Some(e.env_file.clone()),
-            strict: false,
-            wait: false,
-            dirs: ctx.dirs.clone(),
-        };
-        let loaded = e
-            .dir
-            .is_dir()
-            .then(|| sub.load().ok())
-            .flatten()
+        let loaded = ctx
+            .load_registered(&e.dir, &e.env_file)
             .filter(|l| &l.id.slug == slug);
         let live = loaded
             .as_ref()
-            .and_then(|l| backend::for_project(l, backend::Connect::Only).ok())
+            .and_then(|l| ctx.backend(l, Connect::Only).ok())
             .and_then(|b| b.live().ok());
         let state = match &live {
             Some(l) => Some(l.state),
-            None => state_by_slug(slug, &e.infra_type, &mut podman),
+            None => infra(&e.infra_type).and_then(|t| ctx.registry.driver(t).state_of(slug)),
         };
         row["state"] = json!(state.map(|s| s.as_str()).unwrap_or("unknown"));
         row["guest_gone"] = json!(state == Some(State::NotCreated));
@@ -87,17 +53,17 @@ pub fn run(ctx: &Ctx, args: &JsonArgs) -> Result<u8> {
         rows.push(row);
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
-        return Ok(code::OK);
+        output::json(&rows)?;
+        return Ok(Exit::Success);
     }
     if rows.is_empty() {
         crate::ui::info("no projects yet: `tmpl up` in a project folder adds it here");
-        return Ok(code::OK);
+        return Ok(Exit::Success);
     }
-    println!(
+    output::line(format!(
         "{:<28} {:<12} {:<10} {:<18} {:<16} FOLDER",
         "NAME", "STATE", "TYPE", "RESOURCES", "ADDRESS"
-    );
+    ));
     for r in &rows {
         let s = |k: &str| r[k].as_str().unwrap_or("-").to_owned();
         let mut state = s("state");
@@ -114,7 +80,7 @@ pub fn run(ctx: &Ctx, args: &JsonArgs) -> Result<u8> {
             (Some(m), Some(c), Some(d)) => format!("{m}M/{c}cpu/{d}G"),
             _ => "-".into(),
         };
-        println!(
+        output::line(format!(
             "{:<28} {:<12} {:<10} {:<18} {:<16} {}",
             s("slug"),
             state,
@@ -122,7 +88,7 @@ pub fn run(ctx: &Ctx, args: &JsonArgs) -> Result<u8> {
             res,
             s("address"),
             s("project_dir")
-        );
+        ));
     }
-    Ok(code::OK)
+    Ok(Exit::Success)
 }

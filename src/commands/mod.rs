@@ -1,13 +1,14 @@
 //! One file per subcommand; `dispatch` maps the parsed command line onto them.
 
+mod completions;
 mod doctor;
 mod gc;
 mod init;
 mod ls;
+mod man;
 mod provision;
 mod render;
 mod rm;
-mod shell;
 mod ssh;
 mod ssh_config;
 mod stats;
@@ -18,12 +19,14 @@ mod up;
 mod vagrant;
 mod validate;
 
+use crate::backend::Registry;
 use crate::cli::{Cli, Command};
 use crate::context::Ctx;
+use crate::error::Exit;
 use anyhow::Result;
 
-pub fn dispatch(cli: Cli) -> Result<u8> {
-    let mut ctx = Ctx::new(cli.directory.as_deref(), cli.env_file, cli.strict)?;
+pub fn dispatch(cli: Cli, registry: Registry) -> Result<Exit> {
+    let mut ctx = Ctx::new(cli.directory.as_deref(), cli.env_file, cli.strict, registry)?;
     ctx.wait = cli.wait;
     match cli.command {
         Command::Validate(a) => validate::run(&ctx, &a),
@@ -32,8 +35,8 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::Up(a) => up::run(&ctx, &a),
         Command::Ssh(a) => ssh::run(&ctx, &a),
         Command::Exec(a) => ssh::run(&ctx, &crate::cli::SshArgs { command: a.command }),
-        Command::Completions(a) => shell::completions(a.shell),
-        Command::Man(a) => shell::man(a.out.as_deref()),
+        Command::Completions(a) => completions::run(a.shell),
+        Command::Man(a) => man::run(a.out.as_deref()),
         Command::Stop(a) => stop::run(&ctx, &a),
         Command::Rm(a) => rm::run(&ctx, &a),
         Command::Status(a) => status::run(&ctx, &a),

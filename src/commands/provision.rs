@@ -4,14 +4,14 @@
 
 use crate::backend::{self, State};
 use crate::context::Ctx;
-use crate::error::{code, Failure};
+use crate::error::{code, Exit, Failure};
 use crate::provision::{self, Target};
 use crate::ssh::Access;
 use crate::timing::Phases;
 use crate::ui;
 use anyhow::Result;
 
-pub fn run(ctx: &Ctx) -> Result<u8> {
+pub fn run(ctx: &Ctx) -> Result<Exit> {
     let loaded = ctx.load()?;
     let Some(script) = loaded.config.provision.clone() else {
         return Err(Failure::config(format!(
@@ -24,7 +24,7 @@ pub fn run(ctx: &Ctx) -> Result<u8> {
     let _lock = ctx.lock(&loaded)?;
     // a playbook runs on the host: only the approved files, copied out of the guest's reach
     let approved = crate::trust::ensure(&ctx.dirs.state, &loaded, "provision", true)?;
-    let backend = backend::for_project(&loaded, backend::Connect::MayStart)?;
+    let backend = ctx.backend(&loaded, backend::Connect::MayStart)?;
     let live = backend.live()?;
     let name = &loaded.id.name;
     let endpoint = match (live.state, live.ssh) {
@@ -78,5 +78,5 @@ pub fn run(ctx: &Ctx) -> Result<u8> {
     result?;
     ui::info(format!("{name} provisioned"));
     ui::info(phases.summary());
-    Ok(code::OK)
+    Ok(Exit::Success)
 }

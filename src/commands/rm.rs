@@ -3,39 +3,33 @@
 use crate::backend;
 use crate::cli::RmArgs;
 use crate::context::Ctx;
-use crate::error::{code, Failure};
+use crate::error::{code, Exit, Failure};
 use crate::ssh::Access;
 use crate::timing::Phases;
-use crate::{registry, ui};
+use crate::{projects, ui};
 use anyhow::Result;
-use std::io::IsTerminal;
 
-pub fn run(ctx: &Ctx, args: &RmArgs) -> Result<u8> {
+pub fn run(ctx: &Ctx, args: &RmArgs) -> Result<Exit> {
     let loaded = ctx.load()?;
     let lock = ctx.lock(&loaded)?;
-    let backend = backend::for_project(&loaded, backend::Connect::MayStart)?;
+    let backend = ctx.backend(&loaded, backend::Connect::MayStart)?;
     let live = backend.live()?;
     let id = &loaded.id;
     let dirs_exist = id.cache_dir.exists() || id.state_dir.exists();
     if live.state == backend::State::NotCreated && !dirs_exist {
         ui::info(format!("{} has no guest; nothing to remove", id.name));
-        registry::forget(&ctx.dirs.state, &id.slug)?;
+        projects::forget(&ctx.dirs.state, &id.slug)?;
         lock.release_and_remove();
-        return Ok(code::OK);
+        return Ok(Exit::Success);
     }
-    if !args.force && std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
+    if !args.force && ui::interactive() {
         let question = format!(
             "Remove the {} of {} ({}) and everything tmpl made for it?",
             loaded.config.infra_type,
             id.name,
             loaded.project.dir.display()
         );
-        let yes = console::Term::stderr()
-            .write_str(&format!("{question} [y/N] "))
-            .and_then(|_| console::Term::stderr().read_line())
-            .map(|a| matches!(a.trim(), "y" | "Y" | "yes"))
-            .unwrap_or(false);
-        if !yes {
+        if !ui::confirm(&question) {
             return Err(Failure::new(code::FAILURE, "not removed")
                 .hint("`tmpl rm -f` removes without asking")
                 .into());
@@ -55,7 +49,7 @@ pub fn run(ctx: &Ctx, args: &RmArgs) -> Result<u8> {
             removed.push(format!("{}", dir.display()));
         }
     }
-    registry::forget(&ctx.dirs.state, &id.slug)?;
+    projects::forget(&ctx.dirs.state, &id.slug)?;
     phases.record(
         &ctx.dirs.state,
         &id.slug,
@@ -68,5 +62,5 @@ pub fn run(ctx: &Ctx, args: &RmArgs) -> Result<u8> {
         ui::info(format!("removed {r}"));
     }
     ui::info(phases.summary());
-    Ok(code::OK)
+    Ok(Exit::Success)
 }

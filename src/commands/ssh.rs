@@ -9,7 +9,7 @@
 use crate::backend::{self, State};
 use crate::cli::SshArgs;
 use crate::context::Ctx;
-use crate::error::{code, Failure};
+use crate::error::{code, Exit, Failure};
 use crate::ssh::Access;
 use anyhow::Result;
 use std::io::IsTerminal;
@@ -17,13 +17,13 @@ use std::io::IsTerminal;
 /// ssh's own exit code for "could not connect" (and for remote commands that exit 255).
 const SSH_FAILED: i32 = 255;
 
-pub fn run(ctx: &Ctx, args: &SshArgs) -> Result<u8> {
+pub fn run(ctx: &Ctx, args: &SshArgs) -> Result<Exit> {
     let loaded = ctx.load()?;
     let access = Access::new(&loaded.id.slug, &loaded.id.state_dir);
     let tty = args.command.is_empty()
         || (std::io::stdin().is_terminal() && std::io::stdout().is_terminal());
     let remote =
-        crate::login::remote_line(&loaded.config, &loaded.id.name, &ctx.cwd, &args.command);
+        crate::ssh::remote::remote_line(&loaded.config, &loaded.id.name, &ctx.cwd, &args.command);
     let cached = access.cached_endpoint();
     if cached.is_some() && access.master_alive() {
         // The shared connection is up, so the cached address is the live guest: become ssh
@@ -33,10 +33,10 @@ pub fn run(ctx: &Ctx, args: &SshArgs) -> Result<u8> {
     if cached.is_some() {
         let code = access.command_line(&remote, tty)?.interactive()?;
         if code != SSH_FAILED {
-            return Ok(code as u8);
+            return Ok(Exit::Child(code));
         }
     }
-    let backend = backend::for_project(&loaded, backend::Connect::MayStart)?;
+    let backend = ctx.backend(&loaded, backend::Connect::MayStart)?;
     let live = backend.live()?;
     let endpoint = match (live.state, live.ssh) {
         (State::Running, Some(e)) => e,
@@ -65,8 +65,10 @@ pub fn run(ctx: &Ctx, args: &SshArgs) -> Result<u8> {
     };
     if cached.as_ref() == Some(&endpoint) {
         // same address: the 255 came from the guest or the command itself
-        return Ok(SSH_FAILED as u8);
+        return Ok(Exit::Child(SSH_FAILED));
     }
     access.write_config(&endpoint)?;
-    Ok(access.command_line(&remote, tty)?.interactive()? as u8)
+    Ok(Exit::Child(
+        access.command_line(&remote, tty)?.interactive()?,
+    ))
 }

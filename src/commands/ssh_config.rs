@@ -5,7 +5,7 @@
 use crate::backend::{self, State};
 use crate::cli::SshConfigArgs;
 use crate::context::Ctx;
-use crate::error::{code, Failure};
+use crate::error::{code, Exit, Failure};
 use crate::ssh::Access;
 use crate::ui;
 use anyhow::{Context as _, Result};
@@ -13,10 +13,10 @@ use std::path::Path;
 
 pub const INCLUDE_LINE: &str = "Include config.d/tmpl/*";
 
-pub fn run(ctx: &Ctx, args: &SshConfigArgs) -> Result<u8> {
+pub fn run(ctx: &Ctx, args: &SshConfigArgs) -> Result<Exit> {
     let loaded = ctx.load()?;
     let access = Access::new(&loaded.id.slug, &loaded.id.state_dir);
-    let backend = backend::for_project(&loaded, backend::Connect::Only)?;
+    let backend = ctx.backend(&loaded, backend::Connect::Only)?;
     let live = backend.live()?;
     let endpoint = match (live.state, live.ssh) {
         (State::Running, Some(e)) => e,
@@ -35,8 +35,8 @@ pub fn run(ctx: &Ctx, args: &SshConfigArgs) -> Result<u8> {
     access.write_config(&endpoint)?;
     let block = access.host_block(&endpoint);
     if !args.write {
-        print!("{block}");
-        return Ok(code::OK);
+        crate::output::raw(&block);
+        return Ok(Exit::Success);
     }
     let home = ctx.dirs.home.clone().context("HOME is not set")?;
     let ssh_dir = home.join(".ssh");
@@ -44,7 +44,7 @@ pub fn run(ctx: &Ctx, args: &SshConfigArgs) -> Result<u8> {
     crate::ssh::private_dir(&ssh_dir)?;
     std::fs::create_dir_all(&dir)?;
     let file = dir.join(&access.alias);
-    crate::state::write_atomic(
+    crate::atomic::write(
         &file,
         // a folder's name can hold a newline: it must not start a line of ssh's config
         format!(
@@ -64,7 +64,7 @@ pub fn run(ctx: &Ctx, args: &SshConfigArgs) -> Result<u8> {
         file.display(),
         access.alias
     ));
-    Ok(code::OK)
+    Ok(Exit::Success)
 }
 
 /// Puts the `Include` line at the top of `config` (an `Include` below a `Host` line would only
@@ -79,7 +79,7 @@ pub fn add_include(config: &Path) -> Result<bool> {
         return Ok(false);
     }
     let text = format!("# Added by tmpl: one Host block per project\n{INCLUDE_LINE}\n\n{existing}");
-    crate::state::write_atomic(config, text.as_bytes(), 0o600)?;
+    crate::atomic::write(config, text.as_bytes(), 0o600)?;
     Ok(true)
 }
 

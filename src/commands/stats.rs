@@ -3,7 +3,7 @@
 
 use crate::cli::JsonArgs;
 use crate::context::Ctx;
-use crate::error::code;
+use crate::error::Exit;
 use anyhow::Result;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -42,24 +42,24 @@ pub fn summarise(lines: &str) -> Vec<Value> {
         .collect()
 }
 
-pub fn run(ctx: &Ctx, args: &JsonArgs) -> Result<u8> {
-    let text = std::fs::read_to_string(ctx.dirs.state.join("timings.jsonl")).unwrap_or_default();
+pub fn run(ctx: &Ctx, args: &JsonArgs) -> Result<Exit> {
+    let text = crate::timing::log::read(&ctx.dirs.state);
     let rows = summarise(&text);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
-        return Ok(code::OK);
+        crate::output::json(&rows)?;
+        return Ok(Exit::Success);
     }
     if rows.is_empty() {
         crate::ui::info("no timings yet: `tmpl up`, `stop` and `rm` record them");
-        return Ok(code::OK);
+        return Ok(Exit::Success);
     }
-    println!(
+    crate::output::line(format!(
         "{:<6} {:<10} {:<16} {:>5} {:>10} {:>10}",
         "OP", "TYPE", "OUTCOME", "COUNT", "MEDIAN", "P95"
-    );
+    ));
     for r in &rows {
         let secs = |k: &str| format!("{:.2}s", r[k].as_u64().unwrap_or(0) as f64 / 1000.0);
-        println!(
+        crate::output::line(format!(
             "{:<6} {:<10} {:<16} {:>5} {:>10} {:>10}",
             r["op"].as_str().unwrap_or(""),
             r["type"].as_str().unwrap_or(""),
@@ -67,9 +67,9 @@ pub fn run(ctx: &Ctx, args: &JsonArgs) -> Result<u8> {
             r["count"],
             secs("median_ms"),
             secs("p95_ms")
-        );
+        ));
     }
-    Ok(code::OK)
+    Ok(Exit::Success)
 }
 
 #[cfg(test)]

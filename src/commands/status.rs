@@ -4,15 +4,15 @@
 use crate::backend::{self, Backend, Live, State};
 use crate::cli::JsonArgs;
 use crate::context::{Ctx, Loaded};
-use crate::error::code;
+use crate::error::Exit;
 use anyhow::Result;
 use serde_json::{json, Value};
 
-pub fn exit_code(state: State) -> u8 {
+pub fn exit_code(state: State) -> Exit {
     match state {
-        State::Running => code::OK,
-        State::Stopped => code::STOPPED,
-        State::NotCreated => code::NOT_CREATED,
+        State::Running => Exit::Success,
+        State::Stopped => Exit::Stopped,
+        State::NotCreated => Exit::NotCreated,
     }
 }
 
@@ -37,37 +37,37 @@ pub fn status_json(loaded: &Loaded, live: &Live, backend: &dyn Backend) -> Value
     v
 }
 
-pub fn run(ctx: &Ctx, args: &JsonArgs) -> Result<u8> {
+pub fn run(ctx: &Ctx, args: &JsonArgs) -> Result<Exit> {
     let loaded = ctx.load()?;
-    let backend = backend::for_project(&loaded, backend::Connect::Only)?;
+    let backend = ctx.backend(&loaded, backend::Connect::Only)?;
     let live = backend.live()?;
     let v = status_json(&loaded, &live, backend.as_ref());
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        crate::output::json(&v)?;
     } else {
         let c = &loaded.config;
-        println!("{}: {}", loaded.id.name, live.state.as_str());
-        println!(
+        crate::output::line(format!("{}: {}", loaded.id.name, live.state.as_str()));
+        crate::output::line(format!(
             "  type      {} ({} MiB, {} CPU, {} GiB disk)",
             c.infra_type, c.memory_mib, c.cpus, c.disk_gib
-        );
-        println!("  folder    {}", loaded.project.dir.display());
+        ));
+        crate::output::line(format!("  folder    {}", loaded.project.dir.display()));
         if let Some(a) = &live.address {
-            println!("  address   {a}");
+            crate::output::line(format!("  address   {a}"));
         }
         if let Some(e) = &live.ssh {
-            println!("  ssh       {}@{}:{}", e.user, e.host, e.port);
+            crate::output::line(format!("  ssh       {}@{}:{}", e.user, e.host, e.port));
         }
         for p in &c.ports {
-            println!("  port      {p}");
+            crate::output::line(format!("  port      {p}"));
         }
         for (k, val) in backend.details() {
-            println!(
+            crate::output::line(format!(
                 "  {k:<9} {}",
                 val.as_str()
                     .map(str::to_owned)
                     .unwrap_or_else(|| val.to_string())
-            );
+            ));
         }
     }
     Ok(exit_code(live.state))

@@ -3,18 +3,18 @@
 use crate::backend::{self, StopOutcome};
 use crate::cli::StopArgs;
 use crate::context::Ctx;
-use crate::error::code;
+use crate::error::Exit;
 use crate::ssh::Access;
 use crate::timing::Phases;
 use crate::ui;
 use anyhow::Result;
 use std::time::Duration;
 
-pub fn run(ctx: &Ctx, args: &StopArgs) -> Result<u8> {
+pub fn run(ctx: &Ctx, args: &StopArgs) -> Result<Exit> {
     let loaded = ctx.load()?;
     let _lock = ctx.lock(&loaded)?;
     crate::interrupt::install();
-    let backend = backend::for_project(&loaded, backend::Connect::MayStart)?;
+    let backend = ctx.backend(&loaded, backend::Connect::MayStart)?;
     let mut phases = Phases::new("stop");
     Access::new(&loaded.id.slug, &loaded.id.state_dir).close_master();
     let infra = loaded.config.infra_type.to_string();
@@ -24,11 +24,11 @@ pub fn run(ctx: &Ctx, args: &StopArgs) -> Result<u8> {
     let what = match outcome {
         StopOutcome::NotCreated => {
             ui::info(format!("{} has no guest; nothing to stop", loaded.id.name));
-            return Ok(code::OK);
+            return Ok(Exit::Success);
         }
         StopOutcome::AlreadyStopped => {
             ui::info(format!("{} is already stopped", loaded.id.name));
-            return Ok(code::OK);
+            return Ok(Exit::Success);
         }
         StopOutcome::Stopped { forced: true } => {
             ui::warn(format!(
@@ -50,5 +50,5 @@ pub fn run(ctx: &Ctx, args: &StopArgs) -> Result<u8> {
         loaded.id.name
     ));
     ui::info(phases.summary());
-    Ok(code::OK)
+    Ok(Exit::Success)
 }

@@ -2,11 +2,11 @@
 //! and the provisioning files, copied out of the guest's reach to run from there.
 
 use crate::context::Ctx;
-use crate::error::code;
+use crate::error::Exit;
 use crate::{trust, ui};
 use anyhow::Result;
 
-pub fn run(ctx: &Ctx) -> Result<u8> {
+pub fn run(ctx: &Ctx) -> Result<Exit> {
     let loaded = ctx.load()?;
     let approval = trust::approve(&ctx.dirs.state, &loaded)?;
     if approval.changes.is_empty() {
@@ -14,11 +14,11 @@ pub fn run(ctx: &Ctx) -> Result<u8> {
             "{}: nothing changed since it was approved",
             loaded.project.dir.display()
         ));
-        return Ok(code::OK);
+        return Ok(Exit::Success);
     }
     ui::info(format!("approved {}:", loaded.project.dir.display()));
     for l in approval.changes.iter().chain(&approval.notes) {
         ui::info(format!("  - {}", crate::text::terminal_safe(l)));
     }
-    Ok(code::OK)
+    Ok(Exit::Success)
 }

@@ -3,33 +3,39 @@
 use crate::backend::{self, UpOutcome};
 use crate::cli::UpArgs;
 use crate::context::Ctx;
-use crate::error::code;
+use crate::error::Exit;
 use crate::provision::{self, Target, When};
 use crate::ssh::Access;
 use crate::timing::Phases;
-use crate::{registry, ui};
+use crate::{projects, ui};
 use anyhow::Result;
 use std::time::Duration;
 
 /// How long a new or restarted guest may take to accept SSH (software emulation is slow).
 const SSH_TIMEOUT: Duration = Duration::from_secs(300);
 
-pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<u8> {
+pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<Exit> {
     let loaded = ctx.load()?;
     let _lock = ctx.lock(&loaded)?;
-    let backend = backend::for_project(&loaded, backend::Connect::MayStart)?;
+    let backend = ctx.backend(&loaded, backend::Connect::MayStart)?;
     let mut phases = Phases::new("up");
     let state = backend.live()?.state;
     let will_provision = provision_wanted(&loaded, state, args);
     let approved = crate::trust::ensure(&ctx.dirs.state, &loaded, "up", will_provision)?;
     if state != backend::State::Running {
-        crate::preflight::check(&loaded, state == backend::State::NotCreated)?;
+        crate::preflight::check(
+            &loaded,
+            &backend.needs(),
+            state == backend::State::NotCreated,
+        )?;
     }
     crate::interrupt::install();
     let infra = loaded.config.infra_type.to_string();
     let (outcome, endpoint) = backend
         .up(&mut phases)
         .map_err(|e| phases.record_error(&ctx.dirs.state, &loaded.id.slug, &infra, e))?;
+    // The one place SSH is set up, for every kind of guest: a new guest has new host keys,
+    // and the config follows the guest wherever it is now.
     let access = Access::new(&loaded.id.slug, &loaded.id.state_dir);
     if outcome == UpOutcome::Created {
         access.forget_host_keys();
@@ -39,10 +45,17 @@ pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<u8> {
     // accepts a connection: an earlier `up` may have been interrupted while sshd started.
     if outcome != UpOutcome::AlreadyRunning || moved || !crate::ssh::port_open(&endpoint) {
         phases
-            .run("ssh", "waiting for SSH", || access.wait_ready(SSH_TIMEOUT))
+            .run("ssh", "waiting for SSH", || {
+                backend.wait_ready(&access, SSH_TIMEOUT)
+            })
             .map_err(|e| phases.record_error(&ctx.dirs.state, &loaded.id.slug, &infra, e))?;
     }
-    registry::remember(&ctx.dirs.state, &loaded)?;
+    if outcome == UpOutcome::Created {
+        backend
+            .settle(&access, &mut phases)
+            .map_err(|e| phases.record_error(&ctx.dirs.state, &loaded.id.slug, &infra, e))?;
+    }
+    projects::remember(&ctx.dirs.state, &loaded)?;
     let provisioned = provision_step(
         &loaded,
         &approved,
@@ -81,7 +94,7 @@ pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<u8> {
     if outcome != UpOutcome::AlreadyRunning || provisioned {
         ui::info(phases.summary());
     }
-    Ok(code::OK)
+    Ok(Exit::Success)
 }
 
 /// Whether this `up` is going to provision (so its files must be approved first): a guest to

@@ -6,10 +6,10 @@ use crate::backend::vagrant::Vagrant;
 use crate::cli::VagrantArgs;
 use crate::config::InfraType;
 use crate::context::Ctx;
-use crate::error::{code, Failure};
+use crate::error::{Exit, Failure};
 use anyhow::Result;
 
-pub fn run(ctx: &Ctx, args: &VagrantArgs) -> Result<u8> {
+pub fn run(ctx: &Ctx, args: &VagrantArgs) -> Result<Exit> {
     let loaded = ctx.load()?;
     if loaded.config.infra_type != InfraType::Vm {
         return Err(Failure::config(format!(
@@ -23,8 +23,8 @@ pub fn run(ctx: &Ctx, args: &VagrantArgs) -> Result<u8> {
     // Vagrant applies what the Vagrantfile says (`reload` sets up ports and networks anew):
     // only settings the person approved
     crate::trust::ensure(&ctx.dirs.state, &loaded, "vagrant", false)?;
-    let vagrant = Vagrant::new(loaded);
+    let vagrant = Vagrant::new(loaded, ctx.dirs.clone());
     vagrant.render()?;
     let code = vagrant.vagrant(&args.args).interactive()?;
-    Ok(u8::try_from(code).unwrap_or(code::FAILURE))
+    Ok(Exit::Child(code))
 }

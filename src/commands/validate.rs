@@ -1,18 +1,17 @@
 //! `tmpl validate`: every problem at once, for people and for pre-commit hooks.
 
 use crate::cli::ValidateArgs;
-use crate::config;
 use crate::context::Ctx;
-use crate::error::code;
+use crate::error::Exit;
 use crate::project;
 use crate::ui;
 use anyhow::Result;
 use serde_json::json;
 
-pub fn run(ctx: &Ctx, args: &ValidateArgs) -> Result<u8> {
+pub fn run(ctx: &Ctx, args: &ValidateArgs) -> Result<Exit> {
     let project = ctx.project()?;
     let file = ctx.show(&project.env_path);
-    let result = config::validate(&project.env, &project.dir, ctx.strict);
+    let result = ctx.validate(&project);
     if args.json {
         let out = match &result {
             Ok((c, report)) => {
@@ -28,12 +27,12 @@ pub fn run(ctx: &Ctx, args: &ValidateArgs) -> Result<u8> {
                 "problems": report.problems, "warnings": report.warnings,
             }),
         };
-        println!("{}", serde_json::to_string_pretty(&out)?);
-        return Ok(if result.is_ok() {
-            code::OK
-        } else {
-            code::CONFIG
-        });
+        crate::output::json(&out)?;
+        // the JSON is the whole report: the exit code alone says it is invalid
+        return match result {
+            Err(_) => Err(crate::error::Failure::told(crate::error::Kind::Config).into()),
+            Ok(_) => Ok(Exit::Success),
+        };
     }
     match result {
         Ok((c, report)) => {
@@ -48,7 +47,7 @@ pub fn run(ctx: &Ctx, args: &ValidateArgs) -> Result<u8> {
                 if c.cpus == 1 { "" } else { "s" },
                 c.disk_gib
             ));
-            Ok(code::OK)
+            Ok(Exit::Success)
         }
         Err(report) => {
             for w in &report.warnings {

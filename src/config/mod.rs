@@ -3,6 +3,7 @@
 
 pub mod dotenv;
 pub mod keys;
+pub mod names;
 pub mod types;
 pub mod validate;
 

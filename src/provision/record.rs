@@ -75,7 +75,7 @@ pub fn forget(state_dir: &Path) -> Result<()> {
 
 pub(super) fn save(state_dir: &Path, r: &Record) -> Result<()> {
     let text = serde_json::to_string_pretty(r)?;
-    crate::state::write_atomic(&record_path(state_dir), text.as_bytes(), 0o600)
+    crate::atomic::write(&record_path(state_dir), text.as_bytes(), 0o600)
 }
 
 /// Whether `up` provisions, and why.

@@ -16,9 +16,7 @@
 use super::{detail_lines, left_running, Target};
 use crate::config::Provision;
 use crate::error::{code, Failure};
-use crate::process::shell_quote;
 use anyhow::{Context as _, Result};
-use std::collections::VecDeque;
 
 /// Where the script and its trace live in the guest (root only).
 pub const GUEST_DIR: &str = "/var/lib/tmpl/provision";
@@ -40,34 +38,22 @@ pub fn interpreter(script: &[u8]) -> Option<String> {
         .map(base)
 }
 
-/// The `sh -c` program run as root in the guest; it reads the script from stdin.
-pub fn wrapper(t: &Target, has_shebang: bool, trace: bool) -> String {
-    let mut w = format!(
-        "set -eu\nd={GUEST_DIR}\nmkdir -p \"$d\"\nchmod 700 \"$d\"\ncat > \"$d/script\"\nchmod 700 \"$d/script\"\nrm -f \"$d/trace\"\nTMPL_PROJECT={}\nTMPL_INFRA_TYPE={}\nexport TMPL_PROJECT TMPL_INFRA_TYPE\n",
-        shell_quote(&t.loaded.id.name),
-        shell_quote(&t.loaded.config.infra_type.to_string()),
-    );
-    if trace {
-        w.push_str(&format!(
-            "cat > \"$d/bash-env\" <<'TMPL_EOF'\n{}TMPL_EOF\nBASH_ENV=\"$d/bash-env\"\nexport BASH_ENV\n",
-            bash_hook(&format!("{GUEST_DIR}/trace"))
-        ));
-    }
-    w.push_str(if has_shebang {
-        "exec \"$d/script\" </dev/null\n"
-    } else {
-        "exec /bin/sh \"$d/script\" </dev/null\n"
-    });
-    w
-}
+/// What runs as root in the guest around the script (see the file's own comment).
+pub const WRAPPER: &str = include_str!("wrapper.sh");
 
-/// What bash reads through `BASH_ENV` before the script: trace every command, with the file
-/// and line it comes from, to `trace` instead of stderr. `unset BASH_ENV` first, so bash
-/// scripts that the script runs are not traced into the same file.
-pub fn bash_hook(trace: &str) -> String {
-    format!(
-        "unset BASH_ENV\nexec 9>{trace}\nBASH_XTRACEFD=9\nPS4='+[tmpl ${{BASH_SOURCE}}:${{LINENO}}] '\nset -x\n"
-    )
+/// The `sh -c` command line run as root in the guest; it reads the script from stdin.
+pub fn wrapper_argv(t: &Target, has_shebang: bool, trace: bool) -> Vec<String> {
+    let yes = |b: bool| if b { "yes" } else { "no" }.to_owned();
+    vec![
+        "sh".into(),
+        "-c".into(),
+        WRAPPER.into(),
+        "tmpl".into(),
+        t.loaded.id.name.clone(),
+        t.loaded.config.infra_type.to_string(),
+        yes(has_shebang),
+        yes(trace),
+    ]
 }
 
 /// `["sudo", "-n", ...]` when the login user is not root.
@@ -86,23 +72,21 @@ pub fn run(t: &Target, p: &Provision, approved: &crate::trust::Copied) -> Result
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let interp = interpreter(&bytes);
     let trace = interp.as_deref() == Some("bash");
-    let argv = as_root(t, &["sh", "-c", &wrapper(t, interp.is_some(), trace)]);
-    let mut tail: VecDeque<String> = VecDeque::new();
+    let wrapped = wrapper_argv(t, interp.is_some(), trace);
+    let argv = as_root(t, &wrapped.iter().map(String::as_str).collect::<Vec<_>>());
+    let mut tail = crate::process::Tail::new(TAIL);
     let status = t
         .access
         .command(&argv, false)?
         .stdin_file(path)
         .stream_with(|line| {
-            if tail.len() == TAIL {
-                tail.pop_front();
-            }
-            tail.push_back(line.to_owned());
+            tail.push(line);
         })?;
     if status == Some(0) {
         return Ok(());
     }
     let at = if trace { failing_line(t) } else { None };
-    Err(explain(p, &bytes, status, at, trace, Vec::from(tail)).into())
+    Err(explain(p, &bytes, status, at, trace, tail.lines()).into())
 }
 
 /// The last line of the script itself in the guest's trace: (line number, traced command).

@@ -17,26 +17,22 @@ fn the_shebang_picks_the_interpreter() {
 }
 
 #[test]
-fn the_wrapper_traces_bash_only_and_quotes_the_name() {
+fn values_reach_the_wrapper_as_arguments_never_as_code() {
     let fx = Fixture::new(
         "INFRA_TYPE=container\nMEMORY=512\nCPUS=1\nDISK=2\nSECRET=\"hunter2\"\n",
         "root",
     );
     let t = fx.target();
-    let bash = wrapper(&t, true, true);
-    assert!(bash.contains("BASH_XTRACEFD=9"));
-    assert!(bash.contains("exec \"$d/script\" </dev/null"));
+    let argv = wrapper_argv(&t, true, true);
+    assert_eq!(argv[..3], ["sh", "-c", WRAPPER]);
+    assert_eq!(
+        argv[4..],
+        [fx.loaded.id.name.as_str(), "container", "yes", "yes"]
+    );
     assert!(
-        !bash.contains("hunter2"),
+        !argv.concat().contains("hunter2"),
         ".env values never go on a command line"
     );
-    assert!(bash.contains(&format!(
-        "TMPL_PROJECT={}\n",
-        shell_quote(&fx.loaded.id.name)
-    )));
-    let sh = wrapper(&t, false, false);
-    assert!(!sh.contains("BASH_ENV"));
-    assert!(sh.contains("exec /bin/sh \"$d/script\" </dev/null"));
     assert_eq!(as_root(&t, &["true"]), vec!["true"]);
     let fx = Fixture::new("INFRA_TYPE=vm\nMEMORY=512\nCPUS=1\nDISK=2\n", "vagrant");
     assert_eq!(
@@ -45,23 +41,30 @@ fn the_wrapper_traces_bash_only_and_quotes_the_name() {
     );
 }
 
-/// The trace hook, run for real by the host's bash.
+/// The wrapper that ships, run for real by the host's sh with a bash script on stdin.
 #[test]
 fn a_bash_scripts_failing_line_is_traced_without_touching_its_output() {
     let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().display().to_string();
-    std::fs::write(dir.path().join("hook"), bash_hook(&format!("{d}/trace"))).unwrap();
-    let script = dir.path().join("script");
-    std::fs::write(
-        &script,
-        "#!/bin/bash\nset -e\nf() { echo in-f; false; }\necho before\nx=$(echo sub)\nf\necho never\n",
-    )
-    .unwrap();
-    let out = std::process::Command::new("bash")
-        .arg(&script)
-        .env("BASH_ENV", dir.path().join("hook"))
-        .output()
-        .unwrap();
+    let script = "#!/bin/bash\nset -e\nf() { echo in-f; false; }\necho before\nx=$(echo sub)\nf\necho never\n";
+    let run = |shebang: &str, trace: &str| {
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", WRAPPER, "tmpl", "my app", "container", shebang, trace])
+            .env("TMPL_PROVISION_DIR", dir.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(script.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = run("yes", "yes");
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "before\nin-f\n");
     assert_eq!(
@@ -70,10 +73,15 @@ fn a_bash_scripts_failing_line_is_traced_without_touching_its_output() {
         "the trace is not on stderr"
     );
     let trace = std::fs::read_to_string(dir.path().join("trace")).unwrap();
+    let stored = dir.path().join("script");
     assert_eq!(
-        last_traced(&trace, &script.display().to_string()),
+        last_traced(&trace, &stored.display().to_string()),
         Some((3, "false".into()))
     );
+    // without the trace, nothing is traced; and the project's name is just a value
+    let out = run("yes", "no");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "before\nin-f\n");
+    assert!(!dir.path().join("trace").exists());
 }
 
 #[test]

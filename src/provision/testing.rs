@@ -18,7 +18,7 @@ impl Fixture {
         let dir = tempfile::tempdir().unwrap();
         let env_path = dir.path().join(".env");
         let env = EnvFile::parse(&env_path, env);
-        let (config, report) = validate(&env, dir.path(), false).unwrap();
+        let (config, _) = validate(&env, dir.path(), false).unwrap();
         let dirs = Dirs {
             home: None,
             cache: dir.path().join("cache"),
@@ -41,7 +41,6 @@ impl Fixture {
             },
             config,
             id,
-            warnings: report.warnings,
         };
         Fixture {
             dir,

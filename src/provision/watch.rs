@@ -6,7 +6,7 @@
 use super::{detail_lines, left_running};
 use crate::config::Provision;
 use crate::error::{code, Failure};
-use std::collections::VecDeque;
+use crate::process::Tail;
 use std::path::Path;
 
 /// Lines of output kept for a failure that names no task.
@@ -22,7 +22,7 @@ struct Failed {
 }
 
 /// What the streamed output said, kept for the error.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Watch {
     current: Failed,
     /// The last failure not ignored, and the one before it (for `...ignoring`).
@@ -30,7 +30,19 @@ pub struct Watch {
     before: Option<Failed>,
     /// From the first `ERROR!` on: Ansible refused the playbook before running it.
     error: Vec<String>,
-    tail: VecDeque<String>,
+    tail: Tail,
+}
+
+impl Default for Watch {
+    fn default() -> Watch {
+        Watch {
+            current: Failed::default(),
+            failure: None,
+            before: None,
+            error: Vec::new(),
+            tail: Tail::new(TAIL),
+        }
+    }
 }
 
 impl Watch {
@@ -62,10 +74,7 @@ impl Watch {
             self.error.push(line.trim_end().to_owned());
         }
         if !l.is_empty() {
-            if self.tail.len() == TAIL {
-                self.tail.pop_front();
-            }
-            self.tail.push_back(line.trim_end().to_owned());
+            self.tail.push(line.trim_end());
         }
     }
 
@@ -113,7 +122,7 @@ impl Watch {
                 code::PROVISION_FAILED,
                 format!("provisioning with `{rel}` failed (ansible-playbook {how})"),
             );
-            for d in &self.tail {
+            for d in &self.tail.lines() {
                 f = f.detail(format!("| {d}"));
             }
             f

@@ -121,7 +121,7 @@ pub fn copy(root: &Path, dest: &Path) -> Result<Manifest> {
         }
         let bytes = std::fs::read(real)?;
         let exec = std::fs::metadata(real)?.permissions().mode() & 0o111 != 0;
-        crate::state::write_atomic(&to, &bytes, if exec { 0o700 } else { 0o600 })
+        crate::atomic::write(&to, &bytes, if exec { 0o700 } else { 0o600 })
     })?;
     manifest(dest)
 }

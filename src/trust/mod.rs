@@ -273,7 +273,7 @@ fn promote(
         std::fs::rename(tmp, &target)?;
     }
     let text = serde_json::to_string_pretty(&record)?;
-    crate::state::write_atomic(&record_path(state_root, folder), text.as_bytes(), 0o600)?;
+    crate::atomic::write(&record_path(state_root, folder), text.as_bytes(), 0o600)?;
     approved(state_root, loaded, Some(&record))
 }
 

@@ -121,7 +121,7 @@ fn exposure(loaded: &Loaded) -> Vec<String> {
     let mut out = Vec::new();
     if let Image::BoxFile(p) | Image::CloudImageFile(p) = &c.image {
         let home = std::env::var_os("HOME").map(PathBuf::from);
-        let abs = crate::backend::vagrant::plan::resolve(loaded, p, home.as_deref());
+        let abs = loaded.host_path(p, home.as_deref());
         let real = abs.canonicalize().unwrap_or(abs);
         out.push(format!(
             "IMAGE: the VM is made from the host file {}",

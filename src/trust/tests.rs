@@ -27,18 +27,16 @@ impl Folder {
         self.root.path().join("state")
     }
     fn loaded(&self) -> Loaded {
-        let ctx = Ctx {
-            cwd: self.dir(),
-            env_file: None,
-            strict: false,
-            wait: false,
-            dirs: Dirs {
+        let ctx = Ctx::at(
+            self.dir(),
+            Dirs {
                 home: None,
                 cache: self.root.path().join("cache"),
                 state: self.state(),
                 config: self.root.path().join("config"),
             },
-        };
+            crate::backend::Registry::builtin(),
+        );
         ctx.load().unwrap()
     }
     fn ensure(&self) -> Result<Approved> {
@@ -150,18 +148,16 @@ fn a_nested_project_is_a_new_folder() {
     approve(&f.state(), &f.loaded()).unwrap();
     f.write("sub/.env", ENV);
     f.write("sub/provision/site.yml", "- hosts: localhost\n");
-    let ctx = Ctx {
-        cwd: f.dir().join("sub"),
-        env_file: None,
-        strict: false,
-        wait: false,
-        dirs: Dirs {
+    let ctx = Ctx::at(
+        f.dir().join("sub"),
+        Dirs {
             home: None,
             cache: f.root.path().join("cache"),
             state: f.state(),
             config: f.root.path().join("config"),
         },
-    };
+        crate::backend::Registry::builtin(),
+    );
     let loaded = ctx.load().unwrap();
     assert_eq!(loaded.project.dir, f.dir().join("sub"));
     refusal(ensure(&f.state(), &loaded, "up", true));

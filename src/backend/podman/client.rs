@@ -16,37 +16,12 @@ use bollard::{Docker, API_DEFAULT_VERSION};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+/// A connection to Podman's API. Its operations (in `api`) are the only place bollard is
+/// called from: one runtime, typed results, each error saying what failed.
 pub struct Client {
-    pub docker: Docker,
+    pub(super) docker: Docker,
     pub socket: PathBuf,
-    rt: tokio::runtime::Runtime,
-}
-
-impl Client {
-    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
-        self.rt.block_on(f)
-    }
-
-    /// Every container, running or not, that carries `label`.
-    pub fn labelled(&self, label: &str) -> Result<Vec<bollard::models::ContainerSummary>> {
-        let filters =
-            std::collections::HashMap::from([("label".to_owned(), vec![label.to_owned()])]);
-        let opts = bollard::query_parameters::ListContainersOptionsBuilder::default()
-            .all(true)
-            .filters(&filters)
-            .build();
-        Ok(self.block_on(self.docker.list_containers(Some(opts)))?)
-    }
-
-    /// Every network that carries `label`.
-    pub fn labelled_networks(&self, label: &str) -> Result<Vec<bollard::models::Network>> {
-        let filters =
-            std::collections::HashMap::from([("label".to_owned(), vec![label.to_owned()])]);
-        let opts = bollard::query_parameters::ListNetworksOptionsBuilder::default()
-            .filters(&filters)
-            .build();
-        Ok(self.block_on(self.docker.list_networks(Some(opts)))?)
-    }
+    pub(super) rt: tokio::runtime::Runtime,
 }
 
 /// Where to look, in order, with where each candidate came from. A socket named in

@@ -1,15 +1,20 @@
 //! Containers through Podman's Docker-compatible API (bollard).
 //!
-//! The container is `tmpl-<slug>`, labelled `tmpl.project=<slug>` and `tmpl.dir=<folder>`, so
-//! tmpl finds it without a state file and never touches a container that is not the
-//! project's (a same-named container without the label is an error, not adopted).
+//! The container is `tmpl-<slug>`, labelled `tmpl.project=<slug>`, `tmpl.dir=<folder>` and
+//! `tmpl.state=<state folder>`, so tmpl finds it without a state file and never touches a
+//! container that is not the project's (a same-named container without the label is an
+//! error, not adopted).
 
+mod api;
 pub mod client;
+mod driver;
 pub mod network;
 pub mod protect;
 pub mod spec;
 
-use super::{Backend, Live, State, StopOutcome, UpOutcome};
+pub use driver::PodmanDriver;
+
+use super::{Backend, Live, Needs, State, StopOutcome, UpOutcome};
 use crate::config::{Image, InfraType};
 use crate::context::Loaded;
 use crate::error::{code, Failure};
@@ -17,14 +22,8 @@ use crate::ssh::{Access, Endpoint};
 use crate::timing::Phases;
 use crate::ui;
 use anyhow::{Context as _, Result};
-use bollard::errors::Error as BollardError;
 use bollard::models::ContainerInspectResponse;
-use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, LogsOptionsBuilder,
-    RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
-};
 use client::Client;
-use futures_util::StreamExt;
 use std::time::Duration;
 
 pub struct Podman {
@@ -34,14 +33,18 @@ pub struct Podman {
     access: Access,
 }
 
-fn is_404(e: &BollardError) -> bool {
-    matches!(
-        e,
-        BollardError::DockerResponseServerError {
-            status_code: 404,
-            ..
-        }
-    )
+/// The create request `up` would send, as JSON with sorted keys (stable for `tmpl render`).
+pub fn preview(loaded: &Loaded) -> Result<String> {
+    let spec = spec::container_spec(
+        loaded,
+        "<public key generated at up>",
+        false,
+        binds(loaded, false)?,
+    );
+    Ok(format!(
+        "{}\n",
+        serde_json::to_string_pretty(&serde_json::to_value(&spec)?)?
+    ))
 }
 
 /// The project folder's binds (see `spec::project_binds`); `make`: create the empty
@@ -68,6 +71,7 @@ impl Podman {
     /// `start`: start a transient API service when none answers (commands that act on the
     /// guest); checks never do.
     pub fn connect(loaded: Loaded, start: bool) -> Result<Podman> {
+        // (the state and cache folders are the project's own, in `loaded.id`)
         let client = if start {
             client::connect_or_start()?
         } else {
@@ -92,29 +96,20 @@ impl Podman {
 
     /// The project's container, if there is one; refuses a same-named stranger.
     fn inspect(&self) -> Result<Option<ContainerInspectResponse>> {
-        match self
-            .client
-            .block_on(self.client.docker.inspect_container(&self.name, None))
-        {
-            Ok(c) => {
-                let label = c
-                    .config
-                    .as_ref()
-                    .and_then(|c| c.labels.as_ref())
-                    .and_then(|l| l.get(spec::LABEL_PROJECT));
-                if label != Some(&self.loaded.id.slug) {
-                    return Err(Failure::new(code::FAILURE, format!("a container named `{}` exists but was not made by tmpl for this project", self.name))
-                        .hint(format!("rename or remove it (`podman rm {}`); tmpl never touches containers it did not make", self.name))
-                        .into());
-                }
-                Ok(Some(c))
-            }
-            Err(e) if is_404(&e) => Ok(None),
-            Err(e) => {
-                Err(anyhow::Error::new(e)
-                    .context(format!("cannot inspect container `{}`", self.name)))
-            }
+        let Some(c) = self.client.inspect_container(&self.name)? else {
+            return Ok(None);
+        };
+        let label = c
+            .config
+            .as_ref()
+            .and_then(|c| c.labels.as_ref())
+            .and_then(|l| l.get(spec::LABEL_PROJECT));
+        if label != Some(&self.loaded.id.slug) {
+            return Err(Failure::new(code::FAILURE, format!("a container named `{}` exists but was not made by tmpl for this project", self.name))
+                .hint(format!("rename or remove it (`podman rm {}`); tmpl never touches containers it did not make", self.name))
+                .into());
         }
+        Ok(Some(c))
     }
 
     fn state_of(c: &ContainerInspectResponse) -> State {
@@ -148,32 +143,16 @@ impl Podman {
 
     fn ensure_image(&self) -> Result<()> {
         let image = self.image_ref();
-        let d = &self.client.docker;
-        match self.client.block_on(d.inspect_image(&image)) {
-            Ok(_) => return Ok(()),
-            Err(e) if is_404(&e) => {}
-            Err(e) => {
-                return Err(anyhow::Error::new(e).context(format!("cannot inspect image `{image}`")))
-            }
+        if self.client.inspect_image(&image)?.is_some() {
+            return Ok(());
         }
         ui::info(format!("pulling {image}"));
-        let opts = CreateImageOptionsBuilder::default()
-            .from_image(&image)
-            .build();
-        let result: Result<(), BollardError> = self.client.block_on(async {
-            let mut stream = d.create_image(Some(opts), None, None);
-            let mut last = String::new();
-            while let Some(item) = stream.next().await {
-                let info = item?;
-                let line = info.status.clone().unwrap_or_default();
-                if !line.is_empty() && line != last && !ui::quiet() {
-                    eprintln!("    {line}");
-                    last = line;
-                }
+        let pulled = self.client.pull(&image, |line| {
+            if !ui::quiet() {
+                eprintln!("    {}", crate::text::terminal_safe(line));
             }
-            Ok(())
         });
-        result.map_err(|e| {
+        pulled.map_err(|e| {
             Failure::new(code::FAILURE, format!("image `{image}` is not on this host and cannot be pulled"))
                 .detail(format!("| {e}"))
                 .hint("check IMAGE in .env; `podman images` lists local images; build or load it, or check the registry is reachable")
@@ -188,18 +167,10 @@ impl Podman {
         if let Some(net) = &extra {
             network::ensure(&self.client, net, &self.loaded.id.slug)?;
         }
-        let d = &self.client.docker;
-        let opts = || {
-            Some(
-                CreateContainerOptionsBuilder::default()
-                    .name(&self.name)
-                    .build(),
-            )
-        };
         let binds = binds(&self.loaded, true)?;
         let with_disk = spec::container_spec(&self.loaded, &public, true, binds.clone());
-        match self.client.block_on(d.create_container(opts(), with_disk)) {
-            Ok(_) => {}
+        match self.client.create_container(&self.name, with_disk) {
+            Ok(()) => {}
             Err(e)
                 if e.to_string().to_lowercase().contains("storage")
                     || e.to_string().contains("quota") =>
@@ -210,7 +181,7 @@ impl Podman {
                 ));
                 let spec = spec::container_spec(&self.loaded, &public, false, binds);
                 self.client
-                    .block_on(d.create_container(opts(), spec))
+                    .create_container(&self.name, spec)
                     .context("cannot create the container")?;
             }
             Err(e) => return Err(anyhow::Error::new(e).context("cannot create the container")),
@@ -252,51 +223,17 @@ impl Podman {
     }
 
     fn start(&self) -> Result<()> {
-        self.client
-            .block_on(self.client.docker.start_container(&self.name, None))
-            .map_err(|e| {
-                Failure::new(
-                    code::FAILURE,
-                    format!("cannot start container `{}`: {e}", self.name),
-                )
-                .into()
-            })
+        self.client.start_container(&self.name).map_err(|e| {
+            Failure::new(
+                code::FAILURE,
+                format!("cannot start container `{}`: {e}", self.name),
+            )
+            .into()
+        })
     }
 
     fn remove_container(&self) -> Result<()> {
-        let opts = RemoveContainerOptionsBuilder::default()
-            .force(true)
-            .v(true)
-            .build();
-        match self
-            .client
-            .block_on(self.client.docker.remove_container(&self.name, Some(opts)))
-        {
-            Ok(()) => Ok(()),
-            Err(e) if is_404(&e) => Ok(()),
-            Err(e) => {
-                Err(anyhow::Error::new(e)
-                    .context(format!("cannot remove container `{}`", self.name)))
-            }
-        }
-    }
-
-    /// The last lines the container printed, for errors.
-    pub fn logs_tail(&self, lines: usize) -> Vec<String> {
-        let opts = LogsOptionsBuilder::default()
-            .stdout(true)
-            .stderr(true)
-            .tail(&lines.to_string())
-            .build();
-        let chunks: Vec<String> = self.client.block_on(async {
-            self.client
-                .docker
-                .logs(&self.name, Some(opts))
-                .filter_map(|c| async { c.ok().map(|c| c.to_string()) })
-                .collect()
-                .await
-        });
-        chunks.concat().lines().map(str::to_owned).collect()
+        self.client.remove_container(&self.name).map(|_| ())
     }
 
     fn running_endpoint(&self) -> Result<Endpoint> {
@@ -308,7 +245,7 @@ impl Podman {
                 code::FAILURE,
                 format!("container `{}` stopped right after starting", self.name),
             );
-            for l in self.logs_tail(12) {
+            for l in self.client.logs_tail(&self.name, 12) {
                 f = f.detail(format!("| {l}"));
             }
             return Err(f
@@ -384,15 +321,10 @@ impl Backend for Podman {
             None => Ok(StopOutcome::NotCreated),
             Some(c) if Self::state_of(&c) != State::Running => Ok(StopOutcome::AlreadyStopped),
             Some(_) => {
-                let opts = StopContainerOptionsBuilder::default()
-                    .t(timeout.as_secs() as i32)
-                    .build();
-                phases
-                    .run("stop", &format!("stopping container {}", self.name), || {
-                        self.client
-                            .block_on(self.client.docker.stop_container(&self.name, Some(opts)))
-                    })
-                    .with_context(|| format!("cannot stop container `{}`", self.name))?;
+                let secs = i32::try_from(timeout.as_secs()).unwrap_or(i32::MAX);
+                phases.run("stop", &format!("stopping container {}", self.name), || {
+                    self.client.stop_container(&self.name, secs)
+                })?;
                 let exit = self
                     .inspect()?
                     .and_then(|c| c.state)
@@ -421,6 +353,13 @@ impl Backend for Podman {
             removed.push(n);
         }
         Ok(removed)
+    }
+
+    fn needs(&self) -> Needs {
+        Needs {
+            disk_dir: Some("/var/lib/containers".into()),
+            image_file: None,
+        }
     }
 
     fn details(&self) -> serde_json::Map<String, serde_json::Value> {

@@ -11,16 +11,6 @@ use bollard::models::{
 };
 use std::collections::HashMap;
 
-fn not_found(e: &bollard::errors::Error) -> bool {
-    matches!(
-        e,
-        bollard::errors::Error::DockerResponseServerError {
-            status_code: 404,
-            ..
-        }
-    )
-}
-
 /// The host interface's IPv4 network (`192.168.1.0/24`), for a macvlan without `FIXED_IP`.
 fn interface_subnet(dev: &str) -> Option<String> {
     let out = crate::process::Cmd::new("ip")
@@ -39,15 +29,8 @@ fn interface_subnet(dev: &str) -> Option<String> {
 }
 
 pub fn ensure(client: &Client, net: &ExtraNetwork, slug: &str) -> Result<()> {
-    let d = &client.docker;
-    match client.block_on(d.inspect_network(&net.name, None)) {
-        Ok(_) => return Ok(()),
-        Err(e) if not_found(&e) => {}
-        Err(e) => {
-            return Err(
-                anyhow::Error::new(e).context(format!("cannot inspect network `{}`", net.name))
-            )
-        }
+    if client.inspect_network(&net.name)?.is_some() {
+        return Ok(());
     }
     let subnet = match (&net.subnet, &net.parent) {
         (Some(s), _) => Some(s.clone()),
@@ -78,7 +61,7 @@ pub fn ensure(client: &Client, net: &ExtraNetwork, slug: &str) -> Result<()> {
         }),
         ..Default::default()
     };
-    client.block_on(d.create_network(req)).map_err(|e| {
+    client.create_network(req).map_err(|e| {
         Failure::new(
             code::FAILURE,
             format!("cannot create network `{}`: {e}", net.name),
@@ -100,25 +83,19 @@ pub fn connect(client: &Client, net: &ExtraNetwork, container: &str) -> Result<(
         container: container.to_owned(),
         endpoint_config: Some(endpoint),
     };
-    client
-        .block_on(client.docker.connect_network(&net.name, req))
-        .map_err(|e| {
-            anyhow::Error::new(e).context(format!("cannot connect the container to `{}`", net.name))
-        })
+    client.connect_network(&net.name, req)
 }
 
 /// Removes the project's network when it exists and no container uses it. Returns its name
 /// when removed.
 pub fn remove_if_unused(client: &Client, name: &str) -> Result<Option<String>> {
-    let d = &client.docker;
-    let info = match client.block_on(d.inspect_network(name, None)) {
-        Ok(i) => i,
-        Err(e) if not_found(&e) => return Ok(None),
-        Err(e) => return Err(e.into()),
+    let Some(info) = client.inspect_network(name)? else {
+        return Ok(None);
     };
     if info.containers.as_ref().is_some_and(|c| !c.is_empty()) {
         return Ok(None);
     }
-    client.block_on(d.remove_network(name))?;
-    Ok(Some(format!("network {name}")))
+    Ok(client
+        .remove_network(name)?
+        .then(|| format!("network {name}")))
 }

@@ -16,28 +16,7 @@ pub const LABEL_STATE: &str = "tmpl.state";
 ///
 /// An image without sshd gets it from its own package manager on first start; one without a
 /// known package manager stops with a message saying so, which `up` shows from the logs.
-pub const ENTRYPOINT_SCRIPT: &str = r#"set -e
-if [ ! -x /usr/sbin/sshd ]; then
-  echo "tmpl: the image has no sshd; installing openssh-server" >&2
-  if command -v apt-get >/dev/null 2>&1; then
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q && apt-get install -y -q --no-install-recommends openssh-server python3
-  elif command -v dnf >/dev/null 2>&1; then dnf install -y openssh-server python3
-  elif command -v apk >/dev/null 2>&1; then apk add --no-cache openssh-server python3
-  elif command -v pacman >/dev/null 2>&1; then pacman -Sy --noconfirm openssh python
-  else
-    echo "tmpl: the image has no /usr/sbin/sshd and none of apt-get, dnf, apk or pacman to install it" >&2
-    exit 127
-  fi
-fi
-mkdir -p /run/sshd /root/.ssh
-chmod 700 /root/.ssh
-printf '%s\n' "$TMPL_AUTHORIZED_KEY" > /root/.ssh/authorized_keys
-chmod 600 /root/.ssh/authorized_keys
-ssh-keygen -A >/dev/null
-echo "tmpl: sshd starting" >&2
-exec /usr/sbin/sshd -D -e
-"#;
+pub const ENTRYPOINT_SCRIPT: &str = include_str!("entrypoint.sh");
 
 /// What sshd (privilege separation, chroot, logins) and a package manager need; everything
 /// else is dropped.

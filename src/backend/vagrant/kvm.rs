@@ -76,7 +76,7 @@ pub fn works(cache_root: &Path) -> Result<(), String> {
             result: result.clone(),
         })
         .unwrap_or_default();
-        let _ = crate::state::write_atomic(&file, text.as_bytes(), 0o600);
+        let _ = crate::atomic::write(&file, text.as_bytes(), 0o600);
     }
     result
 }

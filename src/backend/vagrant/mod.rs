@@ -4,17 +4,24 @@
 //! `VAGRANT_CWD` and `VAGRANT_DOTFILE_PATH` (in the state dir) set for the project. Only
 //! operations that change the VM start Vagrant; the live state comes from libvirt.
 
+pub mod checks;
+pub mod driver;
 pub mod image;
 pub mod kvm;
+mod lifecycle;
 pub mod plan;
+pub mod render;
 pub mod virsh;
 pub mod virtiofs;
 
-use super::{Backend, Live, State, StopOutcome, UpOutcome};
+pub use driver::VagrantDriver;
+
+use super::{Backend, Live, Needs, State, StopOutcome, UpOutcome};
 use crate::config::InfraType;
 use crate::context::Loaded;
 use crate::error::{code, Failure};
 use crate::process::Cmd;
+use crate::project::Dirs;
 use crate::ssh::{Access, Endpoint};
 use crate::timing::Phases;
 use crate::ui;
@@ -25,6 +32,7 @@ use std::time::{Duration, Instant};
 
 pub struct Vagrant {
     loaded: Loaded,
+    dirs: Dirs,
     plan: VmPlan,
     access: Access,
     /// Decided when first needed (see `driver`): never on the read-only paths.
@@ -33,28 +41,15 @@ pub struct Vagrant {
 
 /// Grows the root partition and filesystem to the disk, on guests from boxes (cloud images do
 /// it through cloud-init). Harmless when there is nothing to grow.
-const GROW_ROOT: &str = r#"set -u
-src=$(findmnt -no SOURCE /)
-disk=$(lsblk -no PKNAME "$src" | head -n1)
-part=$(cat "/sys/class/block/${src##*/}/partition" 2>/dev/null || true)
-if [ -n "$disk" ] && [ -n "$part" ] && command -v growpart >/dev/null; then
-  growpart "/dev/$disk" "$part" >/dev/null || true
-fi
-case $(findmnt -no FSTYPE /) in
-  ext*) resize2fs "$src" >/dev/null 2>&1 ;;
-  xfs) xfs_growfs / >/dev/null ;;
-  btrfs) btrfs filesystem resize max / >/dev/null ;;
-esac
-true
-"#;
+const GROW_ROOT: &str = include_str!("grow-root.sh");
 
 impl Vagrant {
-    pub fn new(loaded: Loaded) -> Vagrant {
-        let host = VmHost::detect();
-        let plan = plan::plan(&loaded, &host);
+    pub fn new(loaded: Loaded, dirs: Dirs) -> Vagrant {
+        let plan = plan::plan(&loaded, dirs.home.as_deref());
         let access = Access::new(&loaded.id.slug, &loaded.id.state_dir);
         Vagrant {
             loaded,
+            dirs,
             plan,
             access,
             driver: std::cell::OnceCell::new(),
@@ -84,13 +79,12 @@ impl Vagrant {
                     ..d
                 };
             }
-            let cache = self.loaded.id.cache_dir.parent().map(PathBuf::from);
-            kvm::choose(None, || kvm::works(&cache.unwrap_or_default()))
+            kvm::choose(None, || kvm::works(&self.dirs.cache))
         })
     }
 
     /// The template's context, complete: the driver and the seed's path are known by now.
-    fn context(&self) -> Result<crate::render::VmContext> {
+    fn context(&self) -> Result<render::VmContext> {
         let mut c = self.plan.context.clone();
         c.driver = self.driver().name.clone();
         if let Some(vol) = &self.plan.seed_volume {
@@ -147,7 +141,7 @@ impl Vagrant {
         let text = self.vagrantfile()?;
         let path = self.plan.vagrantfile_dir.join("Vagrantfile");
         if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
-            crate::state::write_atomic(&path, text.as_bytes(), 0o600)?;
+            crate::atomic::write(&path, text.as_bytes(), 0o600)?;
         }
         std::fs::create_dir_all(&self.plan.dotfile_dir)?;
         Ok(())
@@ -162,8 +156,7 @@ impl Vagrant {
             std::fs::create_dir_all(&self.plan.dotfile_dir)?;
             return Ok(Some(()));
         }
-        let state_root = crate::project::Dirs::from_env().state;
-        let approved = crate::trust::load(&state_root, &self.loaded.project.dir)
+        let approved = crate::trust::load(&self.dirs.state, &self.loaded.project.dir)
             .is_some_and(|a| a.settings == crate::trust::settings(&self.loaded));
         if approved {
             self.render()?;
@@ -174,9 +167,8 @@ impl Vagrant {
 
     /// The Vagrantfile's text, as `render` writes it and `tmpl render` prints it.
     pub fn vagrantfile(&self) -> Result<String> {
-        let (template, _) =
-            crate::render::template_source(&crate::project::Dirs::from_env().config)?;
-        crate::render::vagrantfile(&template, &self.context()?)
+        let (template, _) = render::template_source(&self.dirs.config)?;
+        render::vagrantfile(&template, &self.context()?)
     }
 
     /// Vagrant's record of the machine: `<dotfile>/machines/<name>/libvirt/`.
@@ -263,11 +255,11 @@ impl Vagrant {
             ));
         }
         self.remove_orphan_domain()?;
-        virsh::ensure_management_network(&crate::project::Dirs::from_env().state)?;
+        virsh::ensure_management_network(&self.dirs.state)?;
         // first: every Vagrant call, `box add` included, needs VAGRANT_CWD to exist
         self.render()?;
         let public = self.access.ensure_key()?;
-        let cache_root = crate::project::Dirs::from_env().cache;
+        let cache_root = self.dirs.cache.clone();
         image::ensure_box(
             &self.plan,
             self.loaded.config.image_sha256.as_deref(),
@@ -299,187 +291,6 @@ impl Vagrant {
         match e.downcast::<Failure>() {
             Ok(f) => f.hint(hint).into(),
             Err(e) => e,
-        }
-    }
-
-    fn grow_root(&self, endpoint: &Endpoint) -> Result<()> {
-        self.access.write_config(endpoint)?;
-        self.access.wait_ready(Duration::from_secs(120))?;
-        let cmd = self.access.command(
-            &["sudo".into(), "sh".into(), "-c".into(), GROW_ROOT.into()],
-            false,
-        )?;
-        cmd.read().map(|_| ())
-    }
-}
-
-impl Backend for Vagrant {
-    fn infra_type(&self) -> InfraType {
-        InfraType::Vm
-    }
-
-    fn live(&self) -> Result<Live> {
-        Ok(match virsh::domain(&self.plan.domain)? {
-            None => Live::absent(),
-            Some(d) => Live {
-                state: d.state,
-                address: self
-                    .loaded
-                    .config
-                    .fixed_ip
-                    .map(|ip| ip.to_string())
-                    .or_else(|| d.ip.clone()),
-                ssh: d.ip.map(|ip| self.endpoint(ip)),
-            },
-        })
-    }
-
-    fn up(&self, phases: &mut Phases) -> Result<(UpOutcome, Endpoint)> {
-        if self.plan.context.sync.is_some() {
-            // before Vagrant: without virtiofsd it would fail half way, with a libvirt error
-            virtiofs::ensure_available()?;
-        }
-        let outcome = match virsh::domain(&self.plan.domain)? {
-            Some(virsh::Domain {
-                state: State::Running,
-                ip: Some(ip),
-            }) if self.known_to_vagrant() => {
-                return Ok((UpOutcome::AlreadyRunning, self.endpoint(ip)));
-            }
-            Some(_) if self.known_to_vagrant() => {
-                virsh::ensure_management_network(&crate::project::Dirs::from_env().state)?;
-                self.render()?;
-                let up = self.logged(&["up", "--provider=libvirt", "--no-provision"]);
-                phases.run(
-                    "start",
-                    &format!("starting VM {}", self.plan.domain),
-                    || up.stream().map_err(|e| self.explain(e)),
-                )?;
-                UpOutcome::Started
-            }
-            _ => {
-                phases.run("prepare", "preparing image and Vagrantfile", || {
-                    self.prepare_create()
-                })?;
-                let up = self.logged(&["up", "--provider=libvirt", "--no-provision"]);
-                phases.run(
-                    "create",
-                    &format!("creating VM {}", self.plan.domain),
-                    || up.stream().map_err(|e| self.explain(e)),
-                )?;
-                crate::state::write_atomic(
-                    &self.driver_record(),
-                    serde_json::to_string(self.driver())?.as_bytes(),
-                    0o600,
-                )?;
-                UpOutcome::Created
-            }
-        };
-        let endpoint = self.running_endpoint()?;
-        if outcome == UpOutcome::Created
-            && matches!(
-                self.plan.box_source,
-                BoxSource::Named | BoxSource::BoxFile(_)
-            )
-        {
-            self.access.forget_host_keys();
-            phases.run("grow", "growing the root filesystem to DISK", || {
-                self.grow_root(&endpoint)
-            })?;
-        }
-        Ok((outcome, endpoint))
-    }
-
-    fn stop(&self, timeout: Duration, phases: &mut Phases) -> Result<StopOutcome> {
-        match virsh::domain(&self.plan.domain)? {
-            None => Ok(StopOutcome::NotCreated),
-            Some(d) if d.state != State::Running => Ok(StopOutcome::AlreadyStopped),
-            Some(_) if self.last_approved_vagrantfile()?.is_none() => {
-                // no Vagrantfile to trust: libvirt shuts the domain down itself
-                let name = &self.plan.domain;
-                let forced = phases.run("stop", &format!("stopping VM {name}"), || {
-                    virsh::shut_down(name, timeout)
-                })?;
-                Ok(StopOutcome::Stopped { forced })
-            }
-            Some(_) => {
-                let start = Instant::now();
-                let halt = self
-                    .logged(&["halt"])
-                    .env("TMPL_HALT_TIMEOUT", timeout.as_secs().to_string());
-                phases.run("stop", &format!("stopping VM {}", self.plan.domain), || {
-                    halt.stream()
-                })?;
-                // vagrant-libvirt forces the domain off once the graceful timeout has passed
-                Ok(StopOutcome::Stopped {
-                    forced: start.elapsed() >= timeout,
-                })
-            }
-        }
-    }
-
-    fn remove(&self, phases: &mut Phases) -> Result<Vec<String>> {
-        let mut removed = Vec::new();
-        if self.known_to_vagrant() && self.last_approved_vagrantfile()?.is_some() {
-            let destroy = self.logged(&["destroy", "-f"]);
-            phases.run(
-                "remove",
-                &format!("removing VM {}", self.plan.domain),
-                || destroy.stream(),
-            )?;
-            removed.push(format!("VM {} and its disks", self.plan.domain));
-        }
-        if self.remove_orphan_domain()? {
-            removed.push(format!("VM {} (left behind)", self.plan.domain));
-        }
-        if let Some(vol) = &self.plan.seed_volume {
-            if virsh::vol_delete(vol)? {
-                removed.push(format!("seed volume {vol}"));
-            }
-            // a seed written as a plain file by an earlier tmpl
-            let legacy = std::path::Path::new(plan::LIBVIRT_IMAGES).join(vol);
-            if legacy.is_file() && std::fs::remove_file(&legacy).is_ok() {
-                removed.push(format!("seed {}", legacy.display()));
-            }
-        }
-        Ok(removed)
-    }
-
-    fn details(&self) -> serde_json::Map<String, serde_json::Value> {
-        let mut m = serde_json::Map::new();
-        m.insert("domain".into(), self.plan.domain.clone().into());
-        m.insert("box".into(), self.plan.context.r#box.clone().into());
-        // only the choice already made: `status` never runs the KVM probe
-        let driver = match std::env::var("TMPL_LIBVIRT_DRIVER") {
-            Ok(d) if !d.trim().is_empty() => d,
-            _ => std::fs::read_to_string(self.driver_record())
-                .ok()
-                .and_then(|t| serde_json::from_str::<kvm::Driver>(&t).ok())
-                .map_or_else(|| "not chosen yet".into(), |d| d.name),
-        };
-        m.insert("driver".into(), driver.into());
-        m.insert(
-            "vagrant_cwd".into(),
-            self.plan.vagrantfile_dir.display().to_string().into(),
-        );
-        m.insert(
-            "vagrant_dotfile_path".into(),
-            self.plan.dotfile_dir.display().to_string().into(),
-        );
-        m
-    }
-}
-
-/// Facts about this host that shape a VM, read once.
-#[derive(Debug, Clone)]
-pub struct VmHost {
-    pub home: Option<PathBuf>,
-}
-
-impl VmHost {
-    pub fn detect() -> VmHost {
-        VmHost {
-            home: std::env::var_os("HOME").map(PathBuf::from),
         }
     }
 }

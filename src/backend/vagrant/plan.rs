@@ -1,10 +1,9 @@
 //! The pure half of the VM backend: from a loaded project and the host's facts to the names,
 //! paths and template context of its VM. Nothing here runs a process.
 
-use super::VmHost;
+use super::render::{BridgeContext, PrivateNetwork, SshContext, SyncContext, VmContext};
 use crate::config::{Image, Network, SyncMode};
 use crate::context::Loaded;
-use crate::render::{BridgeContext, PrivateNetwork, SshContext, SyncContext, VmContext};
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 
@@ -52,26 +51,17 @@ fn stem(s: &str) -> String {
     let base = s.rsplit('/').next().unwrap_or(s);
     let base = base.split(['?', '#']).next().unwrap_or(base);
     let base = base.rsplit_once('.').map(|x| x.0).unwrap_or(base);
-    crate::project::sanitise(base)
+    crate::config::names::sanitise(base)
 }
 
-/// A path from `.env` as an absolute path: `~/` is the user's home, relative is the project's.
-pub fn resolve(loaded: &Loaded, p: &std::path::Path, home: Option<&std::path::Path>) -> PathBuf {
-    if let (Ok(rest), Some(h)) = (p.strip_prefix("~"), home) {
-        return h.join(rest);
-    }
-    loaded.project.dir.join(p)
-}
-
-pub fn plan(loaded: &Loaded, host: &VmHost) -> VmPlan {
+pub fn plan(loaded: &Loaded, home: Option<&std::path::Path>) -> VmPlan {
     let c = &loaded.config;
     let id = &loaded.id;
     let key_path = id.state_dir.join("ssh").join("id_ed25519");
-    let home = host.home.as_deref();
     let (r#box, box_source, cloud) = match &c.image {
         Image::BoxName(n) => (n.clone(), BoxSource::Named, false),
         Image::BoxFile(p) => {
-            let abs = resolve(loaded, p, home);
+            let abs = loaded.host_path(p, home);
             let name = format!(
                 "tmpl-box/{}-{}",
                 stem(&abs.to_string_lossy()),
@@ -80,7 +70,7 @@ pub fn plan(loaded: &Loaded, host: &VmHost) -> VmPlan {
             (name, BoxSource::BoxFile(abs), false)
         }
         Image::CloudImageFile(p) => {
-            let abs = resolve(loaded, p, home);
+            let abs = loaded.host_path(p, home);
             let name = format!(
                 "tmpl-cloud/{}-{}",
                 stem(&abs.to_string_lossy()),

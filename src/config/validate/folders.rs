@@ -156,19 +156,6 @@ pub(super) fn check_sync(
         "" => guest_path,
         t => t.to_owned(),
     };
-    // Podman takes a bind mount with options (`nosuid,nodev`) only as `SRC:DST:OPTIONS`
-    if infra == Some(InfraType::Container)
-        && (project_dir.to_string_lossy().contains(':') || guest_path.contains(':'))
-    {
-        c.report.problems.push(Problem {
-            line: c.env.get("SYNC").map(|e| e.line),
-            key: "SYNC".into(),
-            value: Some(project_dir.display().to_string()),
-            expected: "a project folder and SYNC_PATH without `:` for a container (Podman's bind mounts with options cannot carry one); or `SYNC=none`".into(),
-            example: Some("SYNC=none".into()),
-        });
-        return None;
-    }
     Some(SyncFolder {
         mode,
         host_path: project_dir.to_owned(),

@@ -189,7 +189,7 @@ pub fn validate(
             c.problem(
                 "NAME",
                 "a lowercase letter, then up to 40 lowercase letters, digits or `-`",
-                Some(format!("NAME={}", crate::project::sanitise(n))),
+                Some(format!("NAME={}", crate::config::names::sanitise(n))),
             );
         }
     }
@@ -240,16 +240,6 @@ pub fn validate(
         }
     });
     let image = infra.and_then(|t| check_image(&mut c, t));
-    if infra == Some(InfraType::Vm) {
-        if let Some(p) = ports.iter().find(|p| p.protocol == Protocol::Udp) {
-            c.problem(
-                "PORTS",
-                format!("TCP ports only for a VM (vagrant-libvirt forwards TCP over SSH), but `{p}` is UDP"),
-                Some("PORTS=8080:80".into()),
-            );
-        }
-    }
-
     if !c.report.problems.is_empty() {
         c.report
             .problems

@@ -70,12 +70,6 @@ fn ports_parse_with_defaults_and_protocols() {
 }
 
 #[test]
-fn udp_is_for_containers_only() {
-    assert_eq!(problems(&format!("{GOOD}PORTS=53:53/udp\n"))[0].1, "PORTS");
-    assert!(check("INFRA_TYPE=container\nMEMORY=512\nCPUS=1\nDISK=5\nPORTS=53:53/udp\n").is_ok());
-}
-
-#[test]
 fn bad_ports_are_named() {
     for bad in [
         "80",
@@ -340,14 +334,6 @@ fn a_guest_path_has_no_percent_for_vagrants_printf() {
             vec![(Some(5), "SYNC_PATH".into())]
         );
     }
-}
-
-#[test]
-fn a_containers_project_path_has_no_colon() {
-    let ct = "INFRA_TYPE=container\nMEMORY=512\nCPUS=1\nDISK=5\n";
-    let r = check_in(ct, "/home/me/a:b").unwrap_err();
-    assert_eq!(r.problems[0].key, "SYNC");
-    assert!(check_in(&format!("{ct}SYNC=none\n"), "/home/me/a:b").is_ok());
 }
 
 #[test]

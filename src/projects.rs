@@ -37,7 +37,7 @@ pub fn load(state_root: &Path) -> Result<BTreeMap<String, Entry>> {
 }
 
 fn save(state_root: &Path, map: &BTreeMap<String, Entry>) -> Result<()> {
-    crate::state::write_atomic(
+    crate::atomic::write(
         &path(state_root),
         serde_json::to_string_pretty(map)?.as_bytes(),
         0o600,

@@ -12,7 +12,7 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-pub const BUILTIN_TEMPLATE: &str = include_str!("../vagrant-templates/Vagrantfile.tera");
+pub const BUILTIN_TEMPLATE: &str = include_str!("../../../vagrant-templates/Vagrantfile.tera");
 
 /// Everything the master template may use. Adding a field here is how a setting reaches it.
 #[derive(Debug, Clone, Serialize)]

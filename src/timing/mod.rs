@@ -1,11 +1,11 @@
-//! How long each operation and its phases took (requirement FR-021): one JSON line per
-//! operation in `$XDG_STATE_HOME/tmpl/timings.jsonl`, and a one-line summary for the user.
-//! No value from `.env` is recorded, only names of phases and durations.
+//! How long each operation and its phases took (requirement FR-021): every phase shows its
+//! progress line and is timed; the operation ends with a one-line summary for the person and
+//! a record in the log (`log`). No value from `.env` is recorded, only names and durations.
 
-use serde::Serialize;
-use std::io::Write;
+pub mod log;
+
 use std::path::Path;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 pub struct Phases {
     op: String,
@@ -13,17 +13,6 @@ pub struct Phases {
     phases: Vec<(String, Duration)>,
     /// The phase running now, so a failure or an interrupt can say where it stopped.
     current: Option<String>,
-}
-
-#[derive(Serialize)]
-struct Record<'a> {
-    ts: u64,
-    op: &'a str,
-    project: &'a str,
-    infra_type: &'a str,
-    outcome: &'a str,
-    total_ms: u64,
-    phases: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Phases {
@@ -64,10 +53,6 @@ impl Phases {
             .unwrap_or_else(|| "start".into())
     }
 
-    pub fn add(&mut self, name: &str, d: Duration) {
-        self.phases.push((name.to_owned(), d));
-    }
-
     pub fn total(&self) -> Duration {
         self.start.elapsed()
     }
@@ -77,9 +62,9 @@ impl Phases {
         let parts: Vec<String> = self
             .phases
             .iter()
-            .map(|(n, d)| format!("{n} {}", crate::backend::secs(*d)))
+            .map(|(n, d)| format!("{n} {}", secs(*d)))
             .collect();
-        let total = crate::backend::secs(self.total());
+        let total = secs(self.total());
         if parts.is_empty() {
             format!("{} took {total}", self.op)
         } else {
@@ -106,40 +91,26 @@ impl Phases {
         err
     }
 
-    /// Appends the record; a failure to record never fails the operation.
+    /// Appends the operation to the log (see `log`).
     pub fn record(&self, state_root: &Path, project: &str, infra_type: &str, outcome: &str) {
         let phases = self
             .phases
             .iter()
-            .map(|(n, d)| {
-                (
-                    format!("{n}_ms"),
-                    serde_json::Value::from(d.as_millis() as u64),
-                )
-            })
-            .collect();
-        let rec = Record {
-            ts: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0),
-            op: &self.op,
+            .map(|(n, d)| (n.as_str(), *d))
+            .collect::<Vec<_>>();
+        log::append(
+            state_root,
+            &self.op,
             project,
             infra_type,
             outcome,
-            total_ms: self.total().as_millis() as u64,
-            phases,
-        };
-        let Ok(line) = serde_json::to_string(&rec) else {
-            return;
-        };
-        let _ = std::fs::create_dir_all(state_root);
-        if let Ok(mut f) = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(state_root.join("timings.jsonl"))
-        {
-            let _ = writeln!(f, "{line}");
-        }
+            self.total(),
+            &phases,
+        );
     }
+}
+
+/// `Duration` as `12.3s`, for summaries.
+pub fn secs(d: Duration) -> String {
+    format!("{:.1}s", d.as_secs_f64())
 }

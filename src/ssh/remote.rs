@@ -12,17 +12,7 @@ use crate::process::shell_quote;
 use std::path::Path;
 
 /// A login: into the project folder if it is there, then the session or a login shell.
-const LOGIN: &str = r#"if [ -n "$1" ]; then
-  cd "$1" 2>/dev/null || echo "tmpl: the project folder $1 is not in the guest; starting in $HOME" >&2
-fi
-case "$2" in
-  tmux) command -v tmux >/dev/null 2>&1 && exec tmux new-session -A -s "$3" ;;
-  zellij) command -v zellij >/dev/null 2>&1 && exec zellij attach --create "$3" ;;
-esac
-if [ -n "$2" ]; then
-  echo "tmpl: SESSION=$2 in .env, but $2 is not installed in the guest; opening a plain shell (install it, e.g. from PROVISION_SCRIPT)" >&2
-fi
-exec "${SHELL:-/bin/sh}" -l"#;
+const LOGIN: &str = include_str!("login.sh");
 
 /// The folder in the guest that corresponds to `cwd` on the host: the same subfolder of the
 /// shared project folder, or its top when `cwd` is outside it.

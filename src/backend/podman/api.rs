@@ -1,0 +1,176 @@
+//! What tmpl asks of Podman's API, as typed calls: "not found" is `None` or `false`, never a
+//! status code for callers to test, and every other error names the operation and its object
+//! ("cannot inspect container `x`: ..."), as testcontainers-rs wraps bollard.
+
+use super::client::Client;
+use anyhow::{Context as _, Result};
+use bollard::errors::Error as BollardError;
+use bollard::models::{
+    ContainerCreateBody, ContainerInspectResponse, ContainerSummary, ImageInspect, Network,
+    NetworkConnectRequest, NetworkCreateRequest,
+};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
+    ListNetworksOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+    StopContainerOptionsBuilder,
+};
+use futures_util::StreamExt;
+use std::collections::HashMap;
+
+fn is_404(e: &BollardError) -> bool {
+    matches!(
+        e,
+        BollardError::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    )
+}
+
+/// `Ok(None)` for "no such thing", the value otherwise, an error with `what` else.
+fn found<T>(r: Result<T, BollardError>, what: impl FnOnce() -> String) -> Result<Option<T>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if is_404(&e) => Ok(None),
+        Err(e) => Err(anyhow::Error::new(e).context(what())),
+    }
+}
+
+impl Client {
+    fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.rt.block_on(f)
+    }
+
+    pub fn version(&self) -> Result<String> {
+        let v = self
+            .block_on(self.docker.version())
+            .context("cannot ask Podman for its version")?;
+        Ok(v.version.unwrap_or_default())
+    }
+
+    pub fn inspect_container(&self, name: &str) -> Result<Option<ContainerInspectResponse>> {
+        found(
+            self.block_on(self.docker.inspect_container(name, None)),
+            || format!("cannot inspect container `{name}`"),
+        )
+    }
+
+    pub fn inspect_image(&self, image: &str) -> Result<Option<ImageInspect>> {
+        found(self.block_on(self.docker.inspect_image(image)), || {
+            format!("cannot inspect image `{image}`")
+        })
+    }
+
+    /// Pulls `image`, handing each new status line to `each`.
+    pub fn pull(&self, image: &str, mut each: impl FnMut(&str)) -> Result<(), BollardError> {
+        let opts = CreateImageOptionsBuilder::default()
+            .from_image(image)
+            .build();
+        self.block_on(async {
+            let mut stream = self.docker.create_image(Some(opts), None, None);
+            let mut last = String::new();
+            while let Some(item) = stream.next().await {
+                let line = item?.status.unwrap_or_default();
+                if !line.is_empty() && line != last {
+                    each(&line);
+                    last = line;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Creates container `name`; the error is bollard's, for callers that tell errors apart.
+    pub fn create_container(
+        &self,
+        name: &str,
+        body: ContainerCreateBody,
+    ) -> Result<(), BollardError> {
+        let opts = CreateContainerOptionsBuilder::default().name(name).build();
+        self.block_on(self.docker.create_container(Some(opts), body))
+            .map(|_| ())
+    }
+
+    pub fn start_container(&self, name: &str) -> Result<(), BollardError> {
+        self.block_on(self.docker.start_container(name, None))
+    }
+
+    pub fn stop_container(&self, name: &str, timeout_secs: i32) -> Result<()> {
+        let opts = StopContainerOptionsBuilder::default()
+            .t(timeout_secs)
+            .build();
+        self.block_on(self.docker.stop_container(name, Some(opts)))
+            .with_context(|| format!("cannot stop container `{name}`"))
+    }
+
+    /// Removes container `name` and its anonymous volumes, running or not; `false` when there
+    /// was none.
+    pub fn remove_container(&self, name: &str) -> Result<bool> {
+        let opts = RemoveContainerOptionsBuilder::default()
+            .force(true)
+            .v(true)
+            .build();
+        let r = self.block_on(self.docker.remove_container(name, Some(opts)));
+        Ok(found(r, || format!("cannot remove container `{name}`"))?.is_some())
+    }
+
+    /// The last `lines` lines a container printed.
+    pub fn logs_tail(&self, name: &str, lines: usize) -> Vec<String> {
+        let opts = LogsOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .tail(&lines.to_string())
+            .build();
+        let chunks: Vec<String> = self.block_on(async {
+            self.docker
+                .logs(name, Some(opts))
+                .filter_map(|c| async { c.ok().map(|c| c.to_string()) })
+                .collect()
+                .await
+        });
+        chunks.concat().lines().map(str::to_owned).collect()
+    }
+
+    /// Every container, running or not, that carries `label`.
+    pub fn labelled(&self, label: &str) -> Result<Vec<ContainerSummary>> {
+        let filters = HashMap::from([("label".to_owned(), vec![label.to_owned()])]);
+        let opts = ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&filters)
+            .build();
+        self.block_on(self.docker.list_containers(Some(opts)))
+            .with_context(|| format!("cannot list the containers labelled `{label}`"))
+    }
+
+    /// Every network that carries `label`.
+    pub fn labelled_networks(&self, label: &str) -> Result<Vec<Network>> {
+        let filters = HashMap::from([("label".to_owned(), vec![label.to_owned()])]);
+        let opts = ListNetworksOptionsBuilder::default()
+            .filters(&filters)
+            .build();
+        self.block_on(self.docker.list_networks(Some(opts)))
+            .with_context(|| format!("cannot list the networks labelled `{label}`"))
+    }
+
+    pub fn inspect_network(&self, name: &str) -> Result<Option<bollard::models::NetworkInspect>> {
+        found(
+            self.block_on(self.docker.inspect_network(name, None)),
+            || format!("cannot inspect network `{name}`"),
+        )
+    }
+
+    pub fn create_network(&self, req: NetworkCreateRequest) -> Result<(), BollardError> {
+        self.block_on(self.docker.create_network(req)).map(|_| ())
+    }
+
+    pub fn connect_network(&self, name: &str, req: NetworkConnectRequest) -> Result<()> {
+        self.block_on(self.docker.connect_network(name, req))
+            .with_context(|| format!("cannot connect the container to network `{name}`"))
+    }
+
+    /// Removes network `name`; `false` when there was none.
+    pub fn remove_network(&self, name: &str) -> Result<bool> {
+        let r = self.block_on(self.docker.remove_network(name));
+        Ok(found(r, || format!("cannot remove network `{name}`"))?.is_some())
+    }
+}

@@ -1,0 +1,158 @@
+//! Containers as one way to run guests: their settings' rules, host checks, state by slug and
+//! leftovers (see `backend::Driver`).
+
+use super::{client, spec, Podman};
+use crate::backend::{Backend, Check, Connect, Driver, Leftover, Rule, State, Wants};
+use crate::config::{Config, InfraType};
+use crate::context::Loaded;
+use crate::host;
+use crate::leftovers::{gone, mine};
+use crate::project::Dirs;
+use anyhow::Result;
+use std::path::PathBuf;
+
+pub struct PodmanDriver;
+
+const CONTAINER: &str = "container";
+const NETWORK: &str = "network";
+
+fn api() -> Check {
+    let fix = "start it: `systemctl --user enable --now podman.socket` (rootless) or `sudo systemctl enable --now podman.socket`; without systemd, `podman system service --time=0 &`";
+    let found = client::connect()
+        .and_then(|c| Ok(format!("{} (Podman {})", c.socket.display(), c.version()?)))
+        .map_err(|e| (format!("{e:#}"), fix.to_owned()));
+    Check::of("podman api", true, found)
+}
+
+impl Driver for PodmanDriver {
+    fn infra_type(&self) -> InfraType {
+        InfraType::Container
+    }
+
+    fn validate(&self, config: &Config) -> Vec<Rule> {
+        // Podman takes a bind mount with options (`nosuid,nodev`) only as `SRC:DST:OPTIONS`
+        let colon = config.sync.as_ref().is_some_and(|s| {
+            s.host_path.to_string_lossy().contains(':') || s.guest_path.contains(':')
+        });
+        if !colon {
+            return Vec::new();
+        }
+        vec![Rule {
+            key: "SYNC",
+            expected: "a project folder and SYNC_PATH without `:` for a container (Podman's bind mounts with options cannot carry one); or `SYNC=none`".into(),
+            example: Some("SYNC=none".into()),
+        }]
+    }
+
+    fn host_checks(&self, _dirs: &Dirs, _wants: Wants) -> Vec<Check> {
+        let mut out: Vec<Check> = host::needed_by("container")
+            .iter()
+            .map(|r| host::check_program(r, true))
+            .collect();
+        out.push(api());
+        out
+    }
+
+    fn state_of(&self, slug: &str) -> Option<State> {
+        let c = client::connect().ok()?;
+        match c.inspect_container(&spec::container_name(slug)).ok()? {
+            None => Some(State::NotCreated),
+            Some(i) if i.state.as_ref().and_then(|s| s.running).unwrap_or(false) => {
+                Some(State::Running)
+            }
+            Some(_) => Some(State::Stopped),
+        }
+    }
+
+    fn leftovers(&self, dirs: &Dirs) -> Vec<Leftover> {
+        let mut out = Vec::new();
+        let Ok(c) = client::connect() else { return out };
+        let mut kept_slugs = Vec::new();
+        for s in c.labelled(spec::LABEL_PROJECT).unwrap_or_default() {
+            let labels = s.labels.unwrap_or_default();
+            let name = s
+                .names
+                .and_then(|n| n.first().cloned())
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_owned();
+            let state = labels.get(spec::LABEL_STATE).map(PathBuf::from);
+            let dir = labels.get(spec::LABEL_DIR).map(PathBuf::from);
+            match (state, dir) {
+                (Some(st), Some(d)) if st.starts_with(&dirs.state) && gone(&d) => {
+                    out.push(Leftover {
+                        kind: CONTAINER.into(),
+                        name,
+                        why: format!("its project folder {} is gone", d.display()),
+                    })
+                }
+                _ => kept_slugs.extend(labels.get(spec::LABEL_PROJECT).cloned()),
+            }
+        }
+        for n in c.labelled_networks(spec::LABEL_PROJECT).unwrap_or_default() {
+            let slug = n
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(spec::LABEL_PROJECT))
+                .cloned()
+                .unwrap_or_default();
+            if !kept_slugs.contains(&slug) && mine(dirs, &slug) {
+                out.push(Leftover {
+                    kind: NETWORK.into(),
+                    name: n.name.unwrap_or_default(),
+                    why: "no container of its project exists".into(),
+                });
+            }
+        }
+        out
+    }
+
+    fn remove_leftover(&self, l: &Leftover) -> Result<()> {
+        let c = client::connect()?;
+        if l.kind == CONTAINER {
+            c.remove_container(&l.name)?;
+        } else {
+            c.remove_network(&l.name)?;
+        }
+        Ok(())
+    }
+
+    fn preview(&self, loaded: &Loaded, _dirs: &Dirs) -> Result<String> {
+        super::preview(loaded)
+    }
+
+    fn open(&self, loaded: &Loaded, _dirs: &Dirs, how: Connect) -> Result<Box<dyn Backend>> {
+        Ok(Box::new(Podman::connect(
+            loaded.clone(),
+            how == Connect::MayStart,
+        )?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{validate, EnvFile};
+    use std::path::Path;
+
+    #[test]
+    fn a_containers_project_path_has_no_colon() {
+        let config = |dir: &str, extra: &str| {
+            let text = format!("INFRA_TYPE=container\nMEMORY=512\nCPUS=1\nDISK=5\n{extra}");
+            validate(
+                &EnvFile::parse(Path::new(".env"), &text),
+                Path::new(dir),
+                false,
+            )
+            .unwrap()
+            .0
+        };
+        let rules = PodmanDriver.validate(&config("/home/me/a:b", ""));
+        assert_eq!(rules.len(), 1);
+        assert_eq!(rules[0].key, "SYNC");
+        assert!(PodmanDriver
+            .validate(&config("/home/me/a:b", "SYNC=none\n"))
+            .is_empty());
+        assert!(PodmanDriver.validate(&config("/home/me/ab", "")).is_empty());
+    }
+}

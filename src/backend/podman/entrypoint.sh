@@ -1,0 +1,24 @@
+# The container's main process, run by /bin/sh: sshd with the project's key for root.
+# TMPL_AUTHORIZED_KEY is set in the container's environment by tmpl.
+# shellcheck shell=sh
+set -e
+if [ ! -x /usr/sbin/sshd ]; then
+  echo "tmpl: the image has no sshd; installing openssh-server" >&2
+  if command -v apt-get >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q && apt-get install -y -q --no-install-recommends openssh-server python3
+  elif command -v dnf >/dev/null 2>&1; then dnf install -y openssh-server python3
+  elif command -v apk >/dev/null 2>&1; then apk add --no-cache openssh-server python3
+  elif command -v pacman >/dev/null 2>&1; then pacman -Sy --noconfirm openssh python
+  else
+    echo "tmpl: the image has no /usr/sbin/sshd and none of apt-get, dnf, apk or pacman to install it" >&2
+    exit 127
+  fi
+fi
+mkdir -p /run/sshd /root/.ssh
+chmod 700 /root/.ssh
+printf '%s\n' "$TMPL_AUTHORIZED_KEY" > /root/.ssh/authorized_keys
+chmod 600 /root/.ssh/authorized_keys
+ssh-keygen -A >/dev/null
+echo "tmpl: sshd starting" >&2
+exec /usr/sbin/sshd -D -e

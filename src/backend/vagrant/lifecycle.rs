@@ -1,0 +1,178 @@
+//! A VM's lifecycle through Vagrant: adopt, start or create it; stop it; remove it. Only these
+//! start Vagrant; the live state comes from libvirt.
+
+use super::*;
+
+impl Backend for Vagrant {
+    fn infra_type(&self) -> InfraType {
+        InfraType::Vm
+    }
+
+    fn live(&self) -> Result<Live> {
+        Ok(match virsh::domain(&self.plan.domain)? {
+            None => Live::absent(),
+            Some(d) => Live {
+                state: d.state,
+                address: self
+                    .loaded
+                    .config
+                    .fixed_ip
+                    .map(|ip| ip.to_string())
+                    .or_else(|| d.ip.clone()),
+                ssh: d.ip.map(|ip| self.endpoint(ip)),
+            },
+        })
+    }
+
+    fn up(&self, phases: &mut Phases) -> Result<(UpOutcome, Endpoint)> {
+        if self.plan.context.sync.is_some() {
+            // before Vagrant: without virtiofsd it would fail half way, with a libvirt error
+            virtiofs::ensure_available()?;
+        }
+        let outcome = match virsh::domain(&self.plan.domain)? {
+            Some(virsh::Domain {
+                state: State::Running,
+                ip: Some(ip),
+            }) if self.known_to_vagrant() => {
+                return Ok((UpOutcome::AlreadyRunning, self.endpoint(ip)));
+            }
+            Some(_) if self.known_to_vagrant() => {
+                virsh::ensure_management_network(&self.dirs.state)?;
+                self.render()?;
+                let up = self.logged(&["up", "--provider=libvirt", "--no-provision"]);
+                phases.run(
+                    "start",
+                    &format!("starting VM {}", self.plan.domain),
+                    || up.stream().map_err(|e| self.explain(e)),
+                )?;
+                UpOutcome::Started
+            }
+            _ => {
+                phases.run("prepare", "preparing image and Vagrantfile", || {
+                    self.prepare_create()
+                })?;
+                let up = self.logged(&["up", "--provider=libvirt", "--no-provision"]);
+                phases.run(
+                    "create",
+                    &format!("creating VM {}", self.plan.domain),
+                    || up.stream().map_err(|e| self.explain(e)),
+                )?;
+                crate::atomic::write(
+                    &self.driver_record(),
+                    serde_json::to_string(self.driver())?.as_bytes(),
+                    0o600,
+                )?;
+                UpOutcome::Created
+            }
+        };
+        Ok((outcome, self.running_endpoint()?))
+    }
+
+    /// A VM from a box gets its root filesystem grown to DISK over SSH, once `up` has seen it
+    /// answer; cloud images do it through cloud-init.
+    fn settle(&self, access: &Access, phases: &mut Phases) -> Result<()> {
+        if !matches!(
+            self.plan.box_source,
+            BoxSource::Named | BoxSource::BoxFile(_)
+        ) {
+            return Ok(());
+        }
+        let cmd = access.command(
+            &["sudo".into(), "sh".into(), "-c".into(), GROW_ROOT.into()],
+            false,
+        )?;
+        phases.run("grow", "growing the root filesystem to DISK", || {
+            cmd.read().map(|_| ())
+        })
+    }
+
+    fn stop(&self, timeout: Duration, phases: &mut Phases) -> Result<StopOutcome> {
+        match virsh::domain(&self.plan.domain)? {
+            None => Ok(StopOutcome::NotCreated),
+            Some(d) if d.state != State::Running => Ok(StopOutcome::AlreadyStopped),
+            Some(_) if self.last_approved_vagrantfile()?.is_none() => {
+                // no Vagrantfile to trust: libvirt shuts the domain down itself
+                let name = &self.plan.domain;
+                let forced = phases.run("stop", &format!("stopping VM {name}"), || {
+                    virsh::shut_down(name, timeout)
+                })?;
+                Ok(StopOutcome::Stopped { forced })
+            }
+            Some(_) => {
+                let start = Instant::now();
+                let halt = self
+                    .logged(&["halt"])
+                    .env("TMPL_HALT_TIMEOUT", timeout.as_secs().to_string());
+                phases.run("stop", &format!("stopping VM {}", self.plan.domain), || {
+                    halt.stream()
+                })?;
+                // vagrant-libvirt forces the domain off once the graceful timeout has passed
+                Ok(StopOutcome::Stopped {
+                    forced: start.elapsed() >= timeout,
+                })
+            }
+        }
+    }
+
+    fn remove(&self, phases: &mut Phases) -> Result<Vec<String>> {
+        let mut removed = Vec::new();
+        if self.known_to_vagrant() && self.last_approved_vagrantfile()?.is_some() {
+            let destroy = self.logged(&["destroy", "-f"]);
+            phases.run(
+                "remove",
+                &format!("removing VM {}", self.plan.domain),
+                || destroy.stream(),
+            )?;
+            removed.push(format!("VM {} and its disks", self.plan.domain));
+        }
+        if self.remove_orphan_domain()? {
+            removed.push(format!("VM {} (left behind)", self.plan.domain));
+        }
+        if let Some(vol) = &self.plan.seed_volume {
+            if virsh::vol_delete(vol)? {
+                removed.push(format!("seed volume {vol}"));
+            }
+            // a seed written as a plain file by an earlier tmpl
+            let legacy = std::path::Path::new(plan::LIBVIRT_IMAGES).join(vol);
+            if legacy.is_file() && std::fs::remove_file(&legacy).is_ok() {
+                removed.push(format!("seed {}", legacy.display()));
+            }
+        }
+        Ok(removed)
+    }
+
+    fn needs(&self) -> Needs {
+        let image_file = match &self.plan.box_source {
+            BoxSource::BoxFile(p) | BoxSource::CloudFile(p) => Some(p.clone()),
+            _ => None,
+        };
+        Needs {
+            disk_dir: Some(PathBuf::from(plan::LIBVIRT_IMAGES)),
+            image_file,
+        }
+    }
+
+    fn details(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut m = serde_json::Map::new();
+        m.insert("domain".into(), self.plan.domain.clone().into());
+        m.insert("box".into(), self.plan.context.r#box.clone().into());
+        // only the choice already made: `status` never runs the KVM probe
+        let driver = match std::env::var("TMPL_LIBVIRT_DRIVER") {
+            Ok(d) if !d.trim().is_empty() => d,
+            _ => std::fs::read_to_string(self.driver_record())
+                .ok()
+                .and_then(|t| serde_json::from_str::<kvm::Driver>(&t).ok())
+                .map_or_else(|| "not chosen yet".into(), |d| d.name),
+        };
+        m.insert("driver".into(), driver.into());
+        m.insert(
+            "vagrant_cwd".into(),
+            self.plan.vagrantfile_dir.display().to_string().into(),
+        );
+        m.insert(
+            "vagrant_dotfile_path".into(),
+            self.plan.dotfile_dir.display().to_string().into(),
+        );
+        m
+    }
+}
