@@ -159,8 +159,8 @@ fn renaming_the_project_or_nesting_one_is_a_new_folder() {
     );
     guest_writes(&p, "sub/provision/site.yml", &host_play(&c.path("nested")));
     guest_writes(&p, "provision/site.yml", &host_play(&c.path("renamed")));
-    let mut text = std::fs::read_to_string(p.dir.join(".env")).unwrap();
-    text.push_str("NAME=other\n");
+    let original = std::fs::read_to_string(p.dir.join(".env")).unwrap();
+    let text = format!("{original}NAME=other\n");
     guest_writes(&p, ".env", &text);
     refused(&p, &["up"]);
     refused(&p, &["provision"]);
@@ -180,6 +180,10 @@ fn renaming_the_project_or_nesting_one_is_a_new_folder() {
         .bare(&["rm", "-f"])
         .current_dir(p.dir.join("sub"))
         .output();
+    // the guest under its first name is the one to remove (the `Drop` would aim at `other`)
+    std::fs::write(p.dir.join(".env"), &original).unwrap();
+    p.ok(&["rm", "-f"]);
+    assert!(podman_labelled(&p.slug()).is_empty());
     c.assert_none();
 }
 
