@@ -82,6 +82,9 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the manual page (roff): `tmpl man | man -l -`
     Man(ManArgs),
+    /// (internal) keep a guest's `EGRESS_ALLOW` names resolved while its fence exists
+    #[command(name = "__fence-refresh", hide = true)]
+    FenceRefresh { state_dir: std::path::PathBuf },
 }
 
 #[derive(Debug, Args)]

@@ -37,6 +37,7 @@ pub enum Local {
     Approval,
     Lock,
     ControlSocket,
+    FenceTable,
 }
 
 impl Local {
@@ -46,6 +47,7 @@ impl Local {
             Local::Approval => "approval",
             Local::Lock => "lock file",
             Local::ControlSocket => "ssh control socket",
+            Local::FenceTable => "network fence",
         }
     }
 }
@@ -106,6 +108,12 @@ fn local_leftovers(dirs: &Dirs, out: &mut Vec<Found>) {
             out.push(local(Local::Lock, e.path().display().to_string(), why));
         }
     }
+    for (table, why) in crate::fence::leftovers() {
+        // only what this user's state names
+        if why.contains(&*state_root.to_string_lossy()) {
+            out.push(local(Local::FenceTable, table, why));
+        }
+    }
     if !crate::ssh::control_dir().exists() {
         return;
     }
@@ -145,6 +153,7 @@ pub fn remove(f: &Found, registry: &Registry, dirs: &Dirs) -> Result<()> {
         Owner::Local(Local::ProjectRecord) => crate::projects::forget(&dirs.state, name)?,
         Owner::Local(Local::Approval) => std::fs::remove_dir_all(name)?,
         Owner::Local(Local::Lock | Local::ControlSocket) => std::fs::remove_file(name)?,
+        Owner::Local(Local::FenceTable) => crate::fence::remove_table(name)?,
     }
     Ok(())
 }

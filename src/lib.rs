@@ -11,6 +11,7 @@ pub mod commands;
 pub mod config;
 pub mod context;
 pub mod error;
+pub mod fence;
 pub mod host;
 pub mod interrupt;
 pub mod leftovers;

@@ -5,7 +5,7 @@
 use proptest::prelude::*;
 use std::process::Command;
 use tmpl::backend::vagrant::render::{
-    self, BridgeContext, PrivateNetwork, SshContext, SyncContext, VmContext,
+    self, BridgeContext, OwnNetwork, SshContext, SyncContext, VmContext,
 };
 
 fn context(s: &[String; 6]) -> VmContext {
@@ -25,13 +25,16 @@ fn context(s: &[String; 6]) -> VmContext {
             insert_key: false,
         },
         ports: vec![],
-        private_network: Some(PrivateNetwork {
+        network: Some(OwnNetwork {
             name: s[1].clone(),
-            ip: s[2].clone(),
-            netmask: s[3].clone(),
+            address: s[2].clone(),
+            mac: Some(s[3].clone()),
         }),
         bridge: Some(BridgeContext {
             interface: s[4].clone(),
+            network: s[1].clone(),
+            tap: s[5].clone(),
+            mac: s[2].clone(),
         }),
         seed_iso: Some(s[5].clone()),
         sync: Some(SyncContext {

@@ -111,6 +111,11 @@ pub trait Backend {
     fn details(&self) -> serde_json::Map<String, serde_json::Value> {
         serde_json::Map::new()
     }
+    /// The guest's own network, which the fence holds (see `fence::net`); picked on first
+    /// use. `None` when the guest has no host hop to hold (a macvlan container).
+    fn network(&self) -> Result<Option<crate::fence::net::GuestNet>> {
+        Ok(None)
+    }
     /// What creating the guest needs from the host (see `preflight`).
     fn needs(&self) -> Needs {
         Needs::default()

@@ -33,6 +33,14 @@ fn checks(ctx: &Ctx) -> Vec<Check> {
     for t in types {
         out.extend(ctx.registry.driver(t).host_checks(&ctx.dirs, wants));
     }
+    let fenced = config.as_ref().map_or(true, |c| {
+        c.egress != crate::config::Egress::Open || !c.egress_allow.is_empty()
+    });
+    out.push(Check::of(
+        "network fence",
+        fenced,
+        crate::fence::can_enforce(),
+    ));
     out.extend(
         host::needed_by("any")
             .iter()

@@ -26,6 +26,10 @@ use crate::error::Exit;
 use anyhow::Result;
 
 pub fn dispatch(cli: Cli, registry: Registry) -> Result<Exit> {
+    if let Command::FenceRefresh { state_dir } = &cli.command {
+        crate::fence::refresh_loop(state_dir)?;
+        return Ok(Exit::Success);
+    }
     let mut ctx = Ctx::new(cli.directory.as_deref(), cli.env_file, cli.strict, registry)?;
     ctx.wait = cli.wait;
     match cli.command {
@@ -37,6 +41,7 @@ pub fn dispatch(cli: Cli, registry: Registry) -> Result<Exit> {
         Command::Exec(a) => ssh::run(&ctx, &crate::cli::SshArgs { command: a.command }),
         Command::Completions(a) => completions::run(a.shell),
         Command::Man(a) => man::run(a.out.as_deref()),
+        Command::FenceRefresh { .. } => unreachable!("handled before the context"),
         Command::Stop(a) => stop::run(&ctx, &a),
         Command::Rm(a) => rm::run(&ctx, &a),
         Command::Status(a) => status::run(&ctx, &a),

@@ -43,6 +43,8 @@ pub fn run(ctx: &Ctx, args: &RmArgs) -> Result<Exit> {
     let mut removed = backend
         .remove(&mut phases)
         .map_err(|e| phases.record_error(&ctx.dirs.state, &id.slug, &infra, e))?;
+    // after the guest: it must never run unfenced
+    removed.extend(crate::fence::remove(&id.slug)?);
     for dir in [&id.cache_dir, &id.state_dir] {
         if dir.exists() {
             std::fs::remove_dir_all(dir)?;

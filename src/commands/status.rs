@@ -28,6 +28,9 @@ pub fn status_json(loaded: &Loaded, live: &Live, backend: &dyn Backend) -> Value
         "cpus": c.cpus,
         "disk_gib": c.disk_gib,
         "ports": c.ports.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+        "egress": c.egress,
+        "egress_allow": c.egress_allow.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+        "fence": crate::fence::describe(loaded),
         "address": live.address,
         "ssh": live.ssh.as_ref().map(|e| json!({"host": e.host, "port": e.port, "user": e.user})),
     });
@@ -61,6 +64,7 @@ pub fn run(ctx: &Ctx, args: &JsonArgs) -> Result<Exit> {
         for p in &c.ports {
             crate::output::line(format!("  port      {p}"));
         }
+        crate::output::line(format!("  egress    {}", crate::fence::describe(&loaded)));
         for (k, val) in backend.details() {
             crate::output::line(format!(
                 "  {k:<9} {}",

@@ -31,6 +31,15 @@ pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<Exit> {
     }
     crate::interrupt::install();
     let infra = loaded.config.infra_type.to_string();
+    // The fence goes up before the guest runs, on every `up`: a rule the host lost (a
+    // reboot, a flushed ruleset) is back before the guest can use the gap.
+    if let Some(net) = backend.network()? {
+        phases
+            .run("fence", "fencing the guest's network", || {
+                crate::fence::enforce(&loaded, &net)
+            })
+            .map_err(|e| phases.record_error(&ctx.dirs.state, &loaded.id.slug, &infra, e))?;
+    }
     let (outcome, endpoint) = backend
         .up(&mut phases)
         .map_err(|e| phases.record_error(&ctx.dirs.state, &loaded.id.slug, &infra, e))?;

@@ -19,6 +19,8 @@ pub const KEYS: &[Key] = &[
     Key { name: "NETWORK_TYPE", required: false, meaning: "`default` (NAT, the default) or `bridge`" },
     Key { name: "BRIDGE", required: false, meaning: "host interface to bridge onto; required with `NETWORK_TYPE=bridge`" },
     Key { name: "FIXED_IP", required: false, meaning: "IPv4 address for the guest" },
+    Key { name: "EGRESS", required: false, meaning: "what the guest may connect to: `internet` (the default: public addresses only, no LAN, tailnet, host or other guest), `none`, or `open` (no fence)" },
+    Key { name: "EGRESS_ALLOW", required: false, meaning: "comma-separated host names, addresses or CIDRs, each optionally `:PORT`, let through on top of `EGRESS`; `host:PORT` is the host itself" },
     Key { name: "PORTS", required: false, meaning: "comma-separated `[HOST_IP:]HOST_PORT:GUEST_PORT[/tcp|/udp]`; host IP defaults to 127.0.0.1" },
     Key { name: "PROVISION_SCRIPT", required: false, meaning: "path relative to the project: `.yml`/`.yaml` is an Ansible playbook, anything else a script run in the guest as root" },
     Key { name: "SYNC", required: false, meaning: "the project folder in the guest: `rw` (the default), `ro` or `none`" },

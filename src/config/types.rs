@@ -66,6 +66,61 @@ pub enum Network {
     Bridge { interface: String },
 }
 
+/// `EGRESS`: what the guest may open connections to (see `fence`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Egress {
+    /// Public addresses only: no LAN, tailnet, link-local, host or other guest.
+    Internet,
+    /// Nothing at all; connections the host opens still work.
+    None,
+    /// No fence (widening: needs approval).
+    Open,
+}
+
+impl fmt::Display for Egress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Egress::Internet => "internet",
+            Egress::None => "none",
+            Egress::Open => "open",
+        })
+    }
+}
+
+/// What one `EGRESS_ALLOW` entry lets through.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "value", rename_all = "lowercase")]
+pub enum AllowTarget {
+    /// An address or network, `192.168.1.10` or `192.168.1.0/24` (IPv4 or IPv6).
+    Net(String),
+    /// A name resolved on the host when `up` runs and refreshed while the guest runs.
+    Name(String),
+    /// The host itself (`host:11434`).
+    Host,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Allow {
+    pub target: AllowTarget,
+    /// TCP and UDP to this port only; every port when `None`.
+    pub port: Option<u16>,
+}
+
+impl fmt::Display for Allow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let t = match &self.target {
+            AllowTarget::Net(n) if n.contains(':') && self.port.is_some() => format!("[{n}]"),
+            AllowTarget::Net(n) | AllowTarget::Name(n) => n.clone(),
+            AllowTarget::Host => "host".into(),
+        };
+        match self.port {
+            Some(p) => write!(f, "{t}:{p}"),
+            None => f.write_str(&t),
+        }
+    }
+}
+
 /// What `IMAGE` names, decided from its form alone (no file system, no network).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", content = "source", rename_all = "snake_case")]
@@ -157,6 +212,8 @@ pub struct Config {
     pub name: Option<String>,
     pub network: Network,
     pub fixed_ip: Option<Ipv4Addr>,
+    pub egress: Egress,
+    pub egress_allow: Vec<Allow>,
     pub ports: Vec<PortForward>,
     pub provision: Option<Provision>,
     /// `None` with `SYNC=none`.

@@ -273,6 +273,36 @@ impl Cmd {
         self.spawn_error(c.exec())
     }
 
+    /// Starts the command in a session of its own, in `/`, with no pipes of tmpl's, and
+    /// does not wait: it outlives tmpl and never holds its terminal or locks. Best effort.
+    pub fn spawn_daemon(&self) {
+        use std::os::unix::process::CommandExt;
+        use std::process::Stdio;
+        let mut c = std::process::Command::new(&self.program);
+        c.args(&self.args)
+            .current_dir("/")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        // SAFETY: setsid is async-signal-safe and touches nothing of the parent's
+        unsafe {
+            c.pre_exec(|| {
+                libc::setsid();
+                Ok(())
+            });
+        }
+        if ui::verbose() {
+            eprintln!(
+                "{}",
+                ui::Ui::stderr().dim(&format!("+ {} &", self.display()))
+            );
+        }
+        let _ = c.spawn();
+    }
+
     /// Runs attached to the terminal (stdin, stdout and stderr are tmpl's) and returns its
     /// exit code.
     pub fn interactive(&self) -> Result<i32> {

@@ -139,6 +139,15 @@ fn exposure(loaded: &Loaded) -> Vec<String> {
             "NETWORK_TYPE=bridge: the guest joins the network of the host interface {interface}"
         ));
     }
+    if c.egress == crate::config::Egress::Open {
+        out.push(
+            "EGRESS=open: no network fence; the guest reaches the LAN, the host and other guests"
+                .to_owned(),
+        );
+    }
+    for a in &c.egress_allow {
+        out.push(format!("EGRESS_ALLOW: the guest may connect to {a}"));
+    }
     if let Some(s) = c.sync.as_ref().filter(|s| s.mode == SyncMode::Rw) {
         out.push(format!(
             "SYNC=rw: the guest can change every file in {}",

@@ -39,7 +39,16 @@ case "$*" in
       exit 1
     fi ;;
   *vol-path*|*vol-info*) exit 1 ;;
-  *net-info*) echo "Active:         yes" ;;
+  *net-info*) exit 1 ;;
+  *) exit 0 ;;
+esac
+"#;
+
+/// The host's firewall, which the fast tier must never touch: notes each call.
+pub const NFT: &str = r#"#!/bin/bash
+echo "nft $*" >> "$TMPL_TEST_DIR/nft"
+case "$*" in
+  "list table "*) exit 1 ;;
   *) exit 0 ;;
 esac
 "#;
@@ -57,6 +66,7 @@ impl Setup {
             ("vagrant", COUNTING_CHILD),
             ("ansible-playbook", COUNTING_CHILD),
             ("virsh", VIRSH),
+            ("nft", NFT),
         ] {
             let p = bin.join(name);
             std::fs::write(&p, text).unwrap();

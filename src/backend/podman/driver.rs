@@ -121,10 +121,11 @@ impl Driver for PodmanDriver {
         super::preview(loaded)
     }
 
-    fn open(&self, loaded: &Loaded, _dirs: &Dirs, how: Connect) -> Result<Box<dyn Backend>> {
+    fn open(&self, loaded: &Loaded, dirs: &Dirs, how: Connect) -> Result<Box<dyn Backend>> {
         Ok(Box::new(Podman::connect(
             loaded.clone(),
             how == Connect::MayStart,
+            &dirs.state,
         )?))
     }
 }

@@ -28,6 +28,8 @@ use std::time::Duration;
 
 pub struct Podman {
     loaded: Loaded,
+    /// The user's state root, where subnets are handed out (see `fence::net`).
+    state_root: std::path::PathBuf,
     client: Client,
     name: String,
     access: Access,
@@ -70,7 +72,7 @@ pub fn binds(loaded: &Loaded, make: bool) -> Result<Vec<String>> {
 impl Podman {
     /// `start`: start a transient API service when none answers (commands that act on the
     /// guest); checks never do.
-    pub fn connect(loaded: Loaded, start: bool) -> Result<Podman> {
+    pub fn connect(loaded: Loaded, start: bool, state_root: &std::path::Path) -> Result<Podman> {
         // (the state and cache folders are the project's own, in `loaded.id`)
         let client = if start {
             client::connect_or_start()?
@@ -81,6 +83,7 @@ impl Podman {
         let access = Access::new(&loaded.id.slug, &loaded.id.state_dir);
         Ok(Podman {
             loaded,
+            state_root: state_root.to_owned(),
             client,
             name,
             access,
@@ -163,6 +166,10 @@ impl Podman {
     fn create(&self) -> Result<()> {
         self.ensure_image()?;
         let public = self.access.ensure_key()?;
+        if let Some(net) = self.network()? {
+            let name = spec::network_name(&self.loaded.id.slug);
+            network::ensure_own(&self.client, &name, &net, &self.loaded.id.slug)?;
+        }
         let extra = spec::extra_network(&self.loaded);
         if let Some(net) = &extra {
             network::ensure(&self.client, net, &self.loaded.id.slug)?;
@@ -193,6 +200,31 @@ impl Podman {
             }
         }
         Ok(())
+    }
+
+    /// A container made before the fence sits on Podman's shared network, out of its reach.
+    fn refuse_unfenced(&self, c: &ContainerInspectResponse) -> Result<()> {
+        if !spec::own_network(&self.loaded) {
+            return Ok(());
+        }
+        let own = spec::network_name(&self.loaded.id.slug);
+        let on_own = c
+            .network_settings
+            .as_ref()
+            .and_then(|n| n.networks.as_ref())
+            .is_some_and(|n| n.contains_key(&own));
+        if on_own || Self::never_started(c) {
+            return Ok(());
+        }
+        Err(Failure::new(
+            code::FAILURE,
+            format!(
+                "container `{}` is not on its own network, so the network fence cannot hold it",
+                self.name
+            ),
+        )
+        .hint("it was made by an older tmpl: `tmpl rm` then `tmpl up` makes it anew, fenced")
+        .into())
     }
 
     fn never_started(c: &ContainerInspectResponse) -> bool {
@@ -282,7 +314,11 @@ impl Backend for Podman {
     }
 
     fn up(&self, phases: &mut Phases) -> Result<(UpOutcome, Endpoint)> {
-        let outcome = match self.inspect()? {
+        let existing = self.inspect()?;
+        if let Some(c) = &existing {
+            self.refuse_unfenced(c)?;
+        }
+        let outcome = match existing {
             Some(c) if Self::state_of(&c) == State::Running => UpOutcome::AlreadyRunning,
             Some(c) if !Self::never_started(&c) => {
                 phases.run(
@@ -353,6 +389,21 @@ impl Backend for Podman {
             removed.push(n);
         }
         Ok(removed)
+    }
+
+    fn network(&self) -> Result<Option<crate::fence::net::GuestNet>> {
+        if !spec::own_network(&self.loaded) {
+            return Ok(None);
+        }
+        let id = &self.loaded.id;
+        crate::fence::net::allocate(
+            &self.state_root,
+            &id.state_dir,
+            &id.slug,
+            crate::fence::net::Kind::Container,
+            self.loaded.config.fixed_ip,
+        )
+        .map(Some)
     }
 
     fn needs(&self) -> Needs {

@@ -1,9 +1,11 @@
-//! The extra network of a container with `FIXED_IP` or `NETWORK_TYPE=bridge`: created on
-//! `up` when missing, labelled for the project, removed with it when nothing else uses it.
+//! The networks of a container, created on `up` when missing, labelled for the project and
+//! removed with it: its own bridge (see `fence::net`), or a macvlan with
+//! `NETWORK_TYPE=bridge`.
 
 use super::client::Client;
 use super::spec::{ExtraNetwork, LABEL_PROJECT};
 use crate::error::{code, Failure};
+use crate::fence::net::GuestNet;
 use anyhow::Result;
 use bollard::models::{
     EndpointIpamConfig, EndpointSettings, Ipam, IpamConfig, NetworkConnectRequest,
@@ -70,6 +72,63 @@ pub fn ensure(client: &Client, net: &ExtraNetwork, slug: &str) -> Result<()> {
     })?;
     Ok(())
 }
+
+/// The project's own bridge network, on the subnet and bridge name `net` says. One that
+/// exists on another bridge (made before the fence) is an error: the fence would miss it.
+pub fn ensure_own(client: &Client, name: &str, net: &GuestNet, slug: &str) -> Result<()> {
+    if let Some(info) = client.inspect_network(name)? {
+        let bridge = info
+            .options
+            .as_ref()
+            .and_then(|o| o.get(BRIDGE_OPTION))
+            .cloned()
+            .unwrap_or_default();
+        if bridge == net.bridge {
+            return Ok(());
+        }
+        return Err(Failure::new(
+            code::FAILURE,
+            format!(
+                "network `{name}` is not on the bridge the fence holds (`{}`)",
+                net.bridge
+            ),
+        )
+        .hint("it was made by an older tmpl: `tmpl rm` then `tmpl up` makes the guest anew, fenced")
+        .into());
+    }
+    let req = NetworkCreateRequest {
+        name: name.to_owned(),
+        driver: Some("bridge".into()),
+        options: Some(HashMap::from([(
+            BRIDGE_OPTION.to_owned(),
+            net.bridge.clone(),
+        )])),
+        labels: Some(HashMap::from([(LABEL_PROJECT.to_owned(), slug.to_owned())])),
+        ipam: Some(Ipam {
+            config: Some(vec![IpamConfig {
+                subnet: Some(net.subnet.to_string()),
+                gateway: Some(net.gateway().to_string()),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    client.create_network(req).map_err(|e| {
+        Failure::new(
+            code::FAILURE,
+            format!("cannot create network `{name}`: {e}"),
+        )
+        .hint(format!(
+            "another network may use {}: `podman network ls`, `ip route`",
+            net.subnet
+        ))
+        .into()
+    })
+}
+
+/// Podman's name for the bridge's interface in Docker's API (`network_interface` inside).
+const BRIDGE_OPTION: &str = "com.docker.network.bridge.name";
 
 pub fn connect(client: &Client, net: &ExtraNetwork, container: &str) -> Result<()> {
     let endpoint = EndpointSettings {

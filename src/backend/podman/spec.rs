@@ -37,16 +37,22 @@ pub fn container_name(slug: &str) -> String {
     format!("tmpl-{slug}")
 }
 
-/// The network tmpl makes for a project: `FIXED_IP` (a bridge whose /24 holds the address) or
-/// `NETWORK_TYPE=bridge` (macvlan on the host interface).
+/// The network tmpl makes for a project: its own bridge (see `fence::net`), or with
+/// `NETWORK_TYPE=bridge` a macvlan on the host interface.
 pub fn network_name(slug: &str) -> String {
     format!("tmpl-{slug}")
 }
 
-/// A second network for the container, besides Podman's default one.
+/// Whether the container lives on a bridge network of its own, which the fence holds: every
+/// container but a macvlan one.
+pub fn own_network(loaded: &Loaded) -> bool {
+    loaded.config.network == Network::Default
+}
+
+/// With `NETWORK_TYPE=bridge`, a macvlan network beside Podman's default one.
 ///
-/// The container always stays on the default network too, where its SSH port is published
-/// on 127.0.0.1: a macvlan guest cannot be reached from its own host, and Podman ignores port
+/// The container stays on the default network too, where its SSH port is published on
+/// 127.0.0.1: a macvlan guest cannot be reached from its own host, and Podman ignores port
 /// bindings on macvlan networks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExtraNetwork {
@@ -74,13 +80,7 @@ pub fn extra_network(loaded: &Loaded) -> Option<ExtraNetwork> {
             subnet: c.fixed_ip.map(subnet_of),
             ip: c.fixed_ip,
         }),
-        Network::Default => c.fixed_ip.map(|ip| ExtraNetwork {
-            name,
-            driver: "bridge",
-            parent: None,
-            subnet: Some(subnet_of(ip)),
-            ip: Some(ip),
-        }),
+        Network::Default => None,
     }
 }
 
@@ -152,6 +152,19 @@ pub fn container_spec(
                 host_port: Some(p.host_port.to_string()),
             });
     }
+    // the project's own network, with `FIXED_IP` as the container's address on it
+    let networking_config = own_network(loaded).then(|| bollard::models::NetworkingConfig {
+        endpoints_config: Some(HashMap::from([(
+            network_name(&id.slug),
+            bollard::models::EndpointSettings {
+                ipam_config: c.fixed_ip.map(|ip| bollard::models::EndpointIpamConfig {
+                    ipv4_address: Some(ip.to_string()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        )])),
+    });
     let mut exposed: Vec<String> = ports.keys().cloned().collect();
     exposed.sort();
     ContainerCreateBody {
@@ -175,6 +188,7 @@ pub fn container_spec(
             ),
         ])),
         exposed_ports: Some(exposed),
+        networking_config,
         stop_timeout: Some(10),
         host_config: Some(HostConfig {
             memory: Some(i64::from(c.memory_mib) * 1024 * 1024),
@@ -185,6 +199,7 @@ pub fn container_spec(
             cap_add: Some(CAPABILITIES.iter().map(|s| s.to_string()).collect()),
             privileged: Some(false),
             binds: (!binds.is_empty()).then_some(binds),
+            network_mode: own_network(loaded).then(|| network_name(&id.slug)),
             storage_opt: disk_limit
                 .then(|| HashMap::from([("size".to_owned(), format!("{}G", c.disk_gib))])),
             ..Default::default()

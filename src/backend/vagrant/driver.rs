@@ -15,6 +15,7 @@ pub struct VagrantDriver;
 const DOMAIN: &str = "VM";
 const VOLUME: &str = "disk volume";
 const SEED: &str = "seed ISO";
+const NETWORK: &str = "network";
 
 fn slug_of(name: &str) -> Option<&str> {
     let rest = name.strip_prefix("tmpl-")?;
@@ -84,6 +85,25 @@ impl Driver for VagrantDriver {
                 });
             }
         }
+        for net in virsh::networks_with_prefix("tmpl-").unwrap_or_default() {
+            let Some(slug) = net.strip_prefix("tmpl-") else {
+                continue;
+            };
+            let used = domains.iter().any(|d| d == &net);
+            let recorded = crate::fence::net::recorded(&dirs.state.join(slug)).is_some();
+            // no project of this user's records it; only root may judge one whose state is
+            // nowhere here (another user's, or gone), as only root can remove it anyway
+            // SAFETY: geteuid has no preconditions
+            let root = unsafe { libc::geteuid() } == 0;
+            if used || recorded || !(mine(dirs, slug) || root) {
+                continue;
+            }
+            out.push(Leftover {
+                kind: NETWORK.into(),
+                name: net,
+                why: "no VM of its project exists".into(),
+            });
+        }
         for vol in virsh::vol_names().unwrap_or_default() {
             // a box's base image is shared by every VM of that box, not a project's
             if !vol.starts_with("tmpl-") || vol.contains("_vagrant_box_image_") {
@@ -109,7 +129,9 @@ impl Driver for VagrantDriver {
     }
 
     fn remove_leftover(&self, l: &Leftover) -> Result<()> {
-        if l.kind == DOMAIN {
+        if l.kind == NETWORK {
+            virsh::remove_network(&l.name)?;
+        } else if l.kind == DOMAIN {
             let _ = virsh::virsh().args(["destroy", &l.name]).output();
             virsh::virsh()
                 .args(["undefine", &l.name, "--remove-all-storage", "--nvram"])

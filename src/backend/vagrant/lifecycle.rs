@@ -29,7 +29,11 @@ impl Backend for Vagrant {
             // before Vagrant: without virtiofsd it would fail half way, with a libvirt error
             virtiofs::ensure_available()?;
         }
-        let outcome = match virsh::domain(&self.plan.domain)? {
+        let domain = virsh::domain(&self.plan.domain)?;
+        if domain.is_some() {
+            self.refuse_unfenced()?;
+        }
+        let outcome = match domain {
             Some(virsh::Domain {
                 state: State::Running,
                 ip: Some(ip),
@@ -37,7 +41,7 @@ impl Backend for Vagrant {
                 return Ok((UpOutcome::AlreadyRunning, self.endpoint(ip)));
             }
             Some(_) if self.known_to_vagrant() => {
-                virsh::ensure_management_network(&self.dirs.state)?;
+                self.ensure_network()?;
                 self.render()?;
                 let up = self.logged(&["up", "--provider=libvirt", "--no-provision"]);
                 phases.run(
@@ -128,6 +132,14 @@ impl Backend for Vagrant {
         if self.remove_orphan_domain()? {
             removed.push(format!("VM {} (left behind)", self.plan.domain));
         }
+        for net in [
+            self.plan.network_name.clone(),
+            format!("{}-lan", self.plan.network_name),
+        ] {
+            if virsh::remove_network(&net)? {
+                removed.push(format!("network {net}"));
+            }
+        }
         if let Some(vol) = &self.plan.seed_volume {
             if virsh::vol_delete(vol)? {
                 removed.push(format!("seed volume {vol}"));
@@ -139,6 +151,29 @@ impl Backend for Vagrant {
             }
         }
         Ok(removed)
+    }
+
+    fn network(&self) -> Result<Option<crate::fence::net::GuestNet>> {
+        let id = &self.loaded.id;
+        crate::fence::net::allocate(
+            &self.dirs.state,
+            &id.state_dir,
+            &id.slug,
+            crate::fence::net::Kind::Vm,
+            self.loaded.config.fixed_ip,
+        )
+        .map(|mut net| {
+            net.lan_tap = self
+                .plan
+                .context
+                .bridge
+                .as_ref()
+                .map(|b| crate::fence::net::LanTap {
+                    name: b.tap.clone(),
+                    mac: b.mac.clone(),
+                });
+            Some(net)
+        })
     }
 
     fn needs(&self) -> Needs {

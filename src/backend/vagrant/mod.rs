@@ -20,6 +20,7 @@ use super::{Backend, Live, Needs, State, StopOutcome, UpOutcome};
 use crate::config::InfraType;
 use crate::context::Loaded;
 use crate::error::{code, Failure};
+use crate::fence;
 use crate::process::Cmd;
 use crate::project::Dirs;
 use crate::ssh::{Access, Endpoint};
@@ -86,6 +87,16 @@ impl Vagrant {
     /// The template's context, complete: the driver and the seed's path are known by now.
     fn context(&self) -> Result<render::VmContext> {
         let mut c = self.plan.context.clone();
+        let net = self.guest_net();
+        c.network = Some(render::OwnNetwork {
+            name: self.plan.network_name.clone(),
+            address: net.subnet.to_string(),
+            mac: self
+                .loaded
+                .config
+                .fixed_ip
+                .map(|_| plan::mac_of(&self.loaded.id.slug)),
+        });
         c.driver = self.driver().name.clone();
         if let Some(vol) = &self.plan.seed_volume {
             // before the seed exists (or for `tmpl render` without libvirt): where the default
@@ -97,6 +108,55 @@ impl Vagrant {
             c.seed_iso = Some(path);
         }
         Ok(c)
+    }
+
+    /// The VM's own network: as recorded by `up`, or (for `tmpl render` before any `up`)
+    /// where it would most likely go.
+    fn guest_net(&self) -> fence::net::GuestNet {
+        let id = &self.loaded.id;
+        fence::net::recorded(&id.state_dir).unwrap_or_else(|| {
+            let subnet = match self.loaded.config.fixed_ip {
+                Some(ip) => ipnet::Ipv4Net::new(ip, 24).expect("24 is a prefix").trunc(),
+                None => fence::net::pick(fence::net::Kind::Vm, &id.slug, &[]),
+            };
+            fence::net::GuestNet {
+                bridge: fence::net::bridge_name(fence::net::Kind::Vm, &id.slug),
+                subnet,
+                lan_tap: None,
+            }
+        })
+    }
+
+    /// Defines and starts the VM's own network before Vagrant needs it.
+    fn ensure_network(&self) -> Result<()> {
+        let net = self.guest_net();
+        let mac = plan::mac_of(&self.loaded.id.slug);
+        let fixed = self.loaded.config.fixed_ip.map(|ip| (mac.as_str(), ip));
+        let xml = virsh::network_xml(&self.plan.network_name, &net, fixed);
+        virsh::ensure_network(&self.dirs.state, &self.plan.network_name, &xml)?;
+        if let Some(b) = &self.plan.context.bridge {
+            let xml = virsh::lan_network_xml(&b.network, &b.interface);
+            virsh::ensure_network(&self.dirs.state, &b.network, &xml)?;
+        }
+        Ok(())
+    }
+
+    /// A VM made before the fence is on vagrant-libvirt's shared network, out of its reach.
+    fn refuse_unfenced(&self) -> Result<()> {
+        let nets = virsh::domain_networks(&self.plan.domain)?;
+        if nets.is_empty() || nets.contains(&self.plan.network_name) {
+            return Ok(());
+        }
+        Err(Failure::new(
+            code::FAILURE,
+            format!(
+                "VM `{}` is on {} rather than its own network, so the network fence cannot hold it",
+                self.plan.domain,
+                nets.join(", ")
+            ),
+        )
+        .hint("it was made by an older tmpl: `tmpl rm` then `tmpl up` makes it anew, fenced")
+        .into())
     }
 
     /// The environment every Vagrant child gets.
@@ -255,7 +315,7 @@ impl Vagrant {
             ));
         }
         self.remove_orphan_domain()?;
-        virsh::ensure_management_network(&self.dirs.state)?;
+        self.ensure_network()?;
         // first: every Vagrant call, `box add` included, needs VAGRANT_CWD to exist
         self.render()?;
         let public = self.access.ensure_key()?;

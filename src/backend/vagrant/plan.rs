@@ -1,7 +1,7 @@
 //! The pure half of the VM backend: from a loaded project and the host's facts to the names,
 //! paths and template context of its VM. Nothing here runs a process.
 
-use super::render::{BridgeContext, PrivateNetwork, SshContext, SyncContext, VmContext};
+use super::render::{BridgeContext, SshContext, SyncContext, VmContext};
 use crate::config::{Image, Network, SyncMode};
 use crate::context::Loaded;
 use sha2::{Digest, Sha256};
@@ -17,6 +17,8 @@ pub const CLOUD_USER: &str = "tmpl";
 pub struct VmPlan {
     pub context: VmContext,
     pub domain: String,
+    /// libvirt's name for the VM's own network.
+    pub network_name: String,
     /// What `up` must do to make `context.box` exist.
     pub box_source: BoxSource,
     pub vagrantfile_dir: PathBuf,
@@ -37,6 +39,19 @@ pub enum BoxSource {
     CloudFile(PathBuf),
     /// Download, then wrap.
     CloudUrl(String),
+}
+
+/// The VM's MAC on its own network, from its slug: stable, so a `FIXED_IP` reservation
+/// keeps matching it. 52:54:00 is the prefix libvirt and QEMU use for their guests.
+pub fn mac_of(slug: &str) -> String {
+    let h = crate::fence::net::hash8(slug);
+    format!("52:54:00:{}:{}:{}", &h[0..2], &h[2..4], &h[4..6])
+}
+
+/// The MAC of a bridged VM's NIC on the LAN: the same prefix, other bytes of the hash.
+pub fn lan_mac_of(slug: &str) -> String {
+    let h = crate::fence::net::hash8(slug);
+    format!("52:54:00:{}:{}:{}", &h[2..4], &h[4..6], &h[6..8])
 }
 
 fn short_hash(s: &str) -> String {
@@ -99,18 +114,12 @@ pub fn plan(loaded: &Loaded, home: Option<&std::path::Path>) -> VmPlan {
             insert_key: true,
         }
     };
-    let private_network = c.fixed_ip.map(|ip| {
-        let o = ip.octets();
-        PrivateNetwork {
-            // one libvirt network per /24, shared by every project with an address in it
-            name: format!("tmpl-{}-{}-{}", o[0], o[1], o[2]),
-            ip: ip.to_string(),
-            netmask: "255.255.255.0".into(),
-        }
-    });
     let bridge = match &c.network {
         Network::Bridge { interface } => Some(BridgeContext {
             interface: interface.clone(),
+            network: format!("tmpl-{}-lan", id.slug),
+            tap: crate::fence::net::tap_name(&id.slug),
+            mac: lan_mac_of(&id.slug),
         }),
         Network::Default => None,
     };
@@ -128,7 +137,8 @@ pub fn plan(loaded: &Loaded, home: Option<&std::path::Path>) -> VmPlan {
         driver: String::new(),
         ssh,
         ports: c.ports.clone(),
-        private_network,
+        // filled in when rendered: picked on the first `up` (see `fence::net`)
+        network: None,
         bridge,
         seed_iso: None,
         sync: c.sync.as_ref().map(|s| SyncContext {
@@ -138,6 +148,7 @@ pub fn plan(loaded: &Loaded, home: Option<&std::path::Path>) -> VmPlan {
         }),
     };
     VmPlan {
+        network_name: format!("tmpl-{}", id.slug),
         domain: format!("tmpl-{}", id.slug),
         context,
         box_source,

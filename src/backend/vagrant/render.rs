@@ -29,7 +29,8 @@ pub struct VmContext {
     pub driver: String,
     pub ssh: SshContext,
     pub ports: Vec<crate::config::PortForward>,
-    pub private_network: Option<PrivateNetwork>,
+    /// The VM's own network (see `fence::net`), which tmpl defines before Vagrant runs.
+    pub network: Option<OwnNetwork>,
     pub bridge: Option<BridgeContext>,
     pub seed_iso: Option<String>,
     /// `SYNC`: the project folder, shared over virtiofs.
@@ -53,15 +54,26 @@ pub struct SshContext {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct PrivateNetwork {
+pub struct OwnNetwork {
+    /// libvirt's name for it, `tmpl-<slug>`.
     pub name: String,
-    pub ip: String,
-    pub netmask: String,
+    /// Its /24, as vagrant-libvirt wants it (`10.137.5.0/24`).
+    pub address: String,
+    /// The VM's MAC on it, pinned with `FIXED_IP` (the network's DHCP hands that MAC the
+    /// address).
+    pub mac: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct BridgeContext {
     pub interface: String,
+    /// The libvirt network (forward mode `bridge`) tmpl defines on that interface, through
+    /// which the NIC is attached: unlike Vagrant's `public_network`, it lets the tap be named.
+    pub network: String,
+    /// The VM's tap on that bridge, named so the fence can hold it (see `fence::rules`).
+    pub tap: String,
+    /// The NIC's MAC, pinned: the fence drops frames from the tap with any other.
+    pub mac: String,
 }
 
 /// A single-quoted Ruby string literal: inside `'...'` only `\\` and `\'` are escapes.
@@ -190,7 +202,7 @@ mod tests {
                 insert_key: true,
             },
             ports: vec![crate::config::validate::parse_port("8080:80").unwrap()],
-            private_network: None,
+            network: None,
             bridge: None,
             seed_iso: None,
             sync: None,
@@ -239,7 +251,7 @@ mod tests {
         assert!(text.contains("lv.driver = 'qemu'"));
         assert!(text.contains("guest: 80, host: 8080, host_ip: '127.0.0.1', protocol: 'tcp'"));
         assert!(text.contains("synced_folder '.', '/vagrant', disabled: true"));
-        assert!(!text.contains("private_network"));
+        assert!(!text.contains("management_network_name"));
     }
 
     #[test]

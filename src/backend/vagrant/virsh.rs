@@ -3,6 +3,7 @@
 
 use crate::backend::State;
 use crate::error::{code, Failure};
+use crate::fence::net::GuestNet;
 use crate::process::Cmd;
 use anyhow::Result;
 
@@ -93,42 +94,138 @@ pub fn domains_with_prefix(prefix: &str) -> Result<Vec<String>> {
         .collect())
 }
 
-/// vagrant-libvirt's management network (its defaults: `vagrant-libvirt`, 192.168.121.0/24,
-/// NAT, DHCP). tmpl defines it before any `vagrant up`, under a host-wide lock: two projects
-/// coming up at once would otherwise both try to create it and one would fail.
-pub const MANAGEMENT_NETWORK: &str = "vagrant-libvirt";
-const MANAGEMENT_XML: &str = "<network>
-  <name>vagrant-libvirt</name>
+/// The XML of a VM's own network: NAT out through the host, DHCP and DNS from libvirt's
+/// dnsmasq on the gateway, on a bridge named for the project so the fence holds it (see
+/// `fence::net`). `host.tmpl.internal` names the host for the guest. With `FIXED_IP`, the
+/// VM's pinned MAC gets that address from DHCP.
+pub fn network_xml(
+    name: &str,
+    net: &GuestNet,
+    fixed: Option<(&str, std::net::Ipv4Addr)>,
+) -> String {
+    let (first, last) = net.dhcp_range();
+    let host = fixed
+        .map(|(mac, ip)| format!("\n      <host mac='{mac}' ip='{ip}'/>"))
+        .unwrap_or_default();
+    format!(
+        "<network>
+  <name>{name}</name>
   <forward mode='nat'/>
-  <ip address='192.168.121.1' netmask='255.255.255.0'>
-    <dhcp><range start='192.168.121.2' end='192.168.121.254'/></dhcp>
+  <bridge name='{bridge}' stp='off'/>
+  <dns>
+    <host ip='{gw}'><hostname>host.tmpl.internal</hostname></host>
+  </dns>
+  <ip address='{gw}' netmask='255.255.255.0'>
+    <dhcp>
+      <range start='{first}' end='{last}'/>{host}
+    </dhcp>
   </ip>
 </network>
-";
+",
+        bridge = net.bridge,
+        gw = net.gateway(),
+    )
+}
 
-pub fn ensure_management_network(state_root: &std::path::Path) -> Result<()> {
+/// The XML of a bridged VM's way onto the LAN: a libvirt network in forward mode `bridge` on
+/// the host's bridge `interface` (libvirt neither routes nor serves DHCP there).
+pub fn lan_network_xml(name: &str, interface: &str) -> String {
+    format!(
+        "<network>
+  <name>{name}</name>
+  <forward mode='bridge'/>
+  <bridge name='{interface}'/>
+</network>
+"
+    )
+}
+
+/// Defines (when missing) and starts the VM's own network. Under a host-wide lock: libvirt
+/// refuses a network whose subnet another one uses, and two `up`s must not race for it.
+pub fn ensure_network(state_root: &std::path::Path, name: &str, xml: &str) -> Result<()> {
     let _host = crate::lock::Lock::acquire(
         state_root,
         "host-libvirt-network",
         "libvirt's network setup",
         true,
     )?;
-    let info = virsh().args(["net-info", MANAGEMENT_NETWORK]).output()?;
+    let info = virsh().args(["net-info", name]).output()?;
     if !info.success() {
         let dir = tempfile::tempdir()?;
-        let xml = dir.path().join("net.xml");
-        std::fs::write(&xml, MANAGEMENT_XML)?;
-        virsh().arg("net-define").arg(&xml).read()?;
-        virsh().args(["net-autostart", MANAGEMENT_NETWORK]).read()?;
+        let file = dir.path().join("net.xml");
+        std::fs::write(&file, xml)?;
+        virsh().arg("net-define").arg(&file).read()?;
+        virsh().args(["net-autostart", name]).read()?;
+    } else {
+        let current = virsh().args(["net-dumpxml", "--inactive", name]).read()?;
+        let bridge = xml
+            .split("<bridge name='")
+            .nth(1)
+            .and_then(|r| r.split('\'').next())
+            .unwrap_or_default();
+        if !current.contains(&format!("name='{bridge}'")) {
+            return Err(Failure::new(
+                code::FAILURE,
+                format!(
+                    "libvirt network `{name}` is not on the bridge the fence holds (`{bridge}`)"
+                ),
+            )
+            .hint(
+                "it was made by an older tmpl: `tmpl rm` then `tmpl up` makes the VM anew, fenced",
+            )
+            .into());
+        }
     }
     let active = info
         .stdout
         .lines()
         .any(|l| l.starts_with("Active:") && l.ends_with("yes"));
     if !active {
-        virsh().args(["net-start", MANAGEMENT_NETWORK]).read()?;
+        let started = virsh().args(["net-start", name]).output()?;
+        if !started.success() && !started.stderr.contains("already active") {
+            return Err(Failure::new(
+                code::FAILURE,
+                format!("cannot start libvirt network `{name}`"),
+            )
+            .detail(format!("| {}", started.stderr.trim()))
+            .hint("another network may use its subnet: `virsh net-list --all`, `ip route`")
+            .into());
+        }
     }
     Ok(())
+}
+
+/// Stops and removes a network; `false` when there was none.
+pub fn remove_network(name: &str) -> Result<bool> {
+    if !virsh().args(["net-info", name]).output()?.success() {
+        return Ok(false);
+    }
+    let _ = virsh().args(["net-destroy", name]).output();
+    virsh().args(["net-undefine", name]).read()?;
+    Ok(true)
+}
+
+/// Every network name starting with `prefix` (for leftovers).
+pub fn networks_with_prefix(prefix: &str) -> Result<Vec<String>> {
+    let out = virsh().args(["net-list", "--all", "--name"]).read()?;
+    Ok(out
+        .lines()
+        .map(str::trim)
+        .filter(|n| n.starts_with(prefix))
+        .map(str::to_owned)
+        .collect())
+}
+
+/// The networks the domain's interfaces are on.
+pub fn domain_networks(domain: &str) -> Result<Vec<String>> {
+    let out = virsh().args(["domiflist", domain]).read()?;
+    Ok(out
+        .lines()
+        .filter_map(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            (cols.get(1) == Some(&"network")).then(|| cols.get(2).map(|s| s.to_string()))?
+        })
+        .collect())
 }
 
 /// The storage pool tmpl keeps its own volumes in (seed ISOs, the KVM probe's disk): the one

@@ -13,10 +13,12 @@ use std::net::Ipv4Addr;
 use std::path::Path;
 use validator::Validate;
 
+mod egress;
 mod folders;
 mod image;
 mod network;
 
+pub use egress::parse_allow;
 pub use folders::bad_guest_path;
 pub use folders::DEFAULT_PROTECT;
 use folders::{check_protect, check_provision, check_session, check_sync};
@@ -221,6 +223,8 @@ pub fn validate(
                 None
             }
         });
+    let egress = egress::check_egress(&mut c, infra, network.as_ref());
+    let egress_allow = egress::check_allow(&mut c);
     let ports = check_ports(&mut c);
     let provision = check_provision(&mut c, project_dir);
     let sync = check_sync(&mut c, project_dir, infra);
@@ -261,6 +265,8 @@ pub fn validate(
         name,
         network: network.unwrap_or(Network::Default),
         fixed_ip,
+        egress,
+        egress_allow,
         ports,
         provision,
         sync,

@@ -105,7 +105,10 @@ fn bridge_needs_an_interface() {
         problems(&format!("{GOOD}NETWORK_TYPE=bridge\n")),
         vec![(Some(5), "BRIDGE".into())]
     );
-    let (c, _) = check(&format!("{GOOD}NETWORK_TYPE=bridge\nBRIDGE=br0\n")).unwrap();
+    let (c, _) = check(&format!(
+        "{GOOD}NETWORK_TYPE=bridge\nBRIDGE=br0\nEGRESS=open\n"
+    ))
+    .unwrap();
     assert_eq!(
         c.network,
         Network::Bridge {
@@ -369,4 +372,37 @@ fn session_is_tmux_or_zellij() {
         problems(&format!("{GOOD}SESSION=screen\n")),
         vec![(Some(5), "SESSION".into())]
     );
+}
+
+#[test]
+fn egress_defaults_to_internet_and_a_macvlan_container_needs_open() {
+    let (c, _) = check(GOOD).unwrap();
+    assert_eq!(c.egress, Egress::Internet);
+    assert!(c.egress_allow.is_empty());
+    assert_eq!(
+        problems(&format!("{GOOD}EGRESS=lan\n")),
+        vec![(Some(5), "EGRESS".into())]
+    );
+    assert_eq!(
+        problems(&format!("{GOOD}EGRESS_ALLOW=github.com,300.1.1.1\n")),
+        vec![(Some(5), "EGRESS_ALLOW".into())]
+    );
+    let ct = "INFRA_TYPE=container\nMEMORY=512\nCPUS=1\nDISK=5\n";
+    // the problem is where the person chose bridging
+    assert_eq!(
+        problems(&format!("{ct}NETWORK_TYPE=bridge\nBRIDGE=br0\n")),
+        vec![(Some(5), "NETWORK_TYPE".into())]
+    );
+    assert!(check(&format!(
+        "{ct}NETWORK_TYPE=bridge\nBRIDGE=br0\nEGRESS=open\n"
+    ))
+    .is_ok());
+    // a bridged VM is held at its tap
+    assert!(check(&format!("{GOOD}NETWORK_TYPE=bridge\nBRIDGE=br0\n")).is_ok());
+    let (c, _) = check(&format!(
+        "{GOOD}EGRESS=none\nEGRESS_ALLOW=host:11434,192.168.1.10:445\n"
+    ))
+    .unwrap();
+    assert_eq!(c.egress, Egress::None);
+    assert_eq!(c.egress_allow.len(), 2);
 }

@@ -1,0 +1,324 @@
+//! The network fence: what a guest may connect to (`EGRESS`, `EGRESS_ALLOW`), enforced on the
+//! host and never inside the guest, where root could lift it.
+//!
+//! Each guest has a network of its own (`net`), and one nftables table per guest holds that
+//! network's bridge (`rules`). The table is named `tmpl-<hash of the slug>` and its comment
+//! says whose it is, so `doctor` finds tables whose project is gone and `gc` removes them.
+//!
+//! Lifetime: `up` writes the table before the guest runs and again every time (it is
+//! replaced atomically), `rm` deletes it. It does not depend on libvirtd or Podman: they can
+//! restart, re-create the bridge, and the rules still hold it, because they name the bridge.
+//!
+//! `EGRESS_ALLOW` names are resolved on the host at `up` and every `REFRESH` after by a small
+//! background process (`tmpl __fence-refresh`), which exits when the table is gone. Each
+//! address stays allowed for `rules::NAME_TIMEOUT` after it was last seen.
+
+pub mod net;
+pub mod rules;
+
+use crate::config::{AllowTarget, Egress};
+use crate::context::Loaded;
+use crate::error::{code, Failure};
+use crate::process::Cmd;
+use anyhow::Result;
+use net::GuestNet;
+use rules::{Policy, Resolved};
+use serde::{Deserialize, Serialize};
+use std::net::ToSocketAddrs;
+use std::path::Path;
+use std::time::Duration;
+
+pub const REFRESH: Duration = Duration::from_secs(300);
+const TABLE_PREFIX: &str = "tmpl-";
+const COMMENT_PREFIX: &str = "tmpl fence of ";
+
+pub fn table_name(slug: &str) -> String {
+    format!("{TABLE_PREFIX}{}", net::hash8(slug))
+}
+
+/// What the refresher needs to know, kept in the project's state.
+#[derive(Debug, Serialize, Deserialize)]
+struct Names {
+    table: String,
+    families: Vec<String>,
+    names: Vec<(String, Option<u16>)>,
+}
+
+/// Whether this host can hold a fence for this user, and why not.
+pub fn can_enforce() -> Result<String, (String, String)> {
+    may_enforce()?;
+    match Cmd::new("nft").args(["list", "tables"]).output() {
+        Ok(o) if o.success() => Ok("nftables answers; guests are fenced on the host".into()),
+        Ok(o) => Err((
+            format!("nft cannot list tables: {}", o.stderr.trim()),
+            "load the kernel's nf_tables module (`modprobe nf_tables`)".into(),
+        )),
+        Err(e) => Err((
+            format!("nft does not run: {e}"),
+            "reinstall nftables".into(),
+        )),
+    }
+}
+
+/// The part of `can_enforce` that costs no process: `up` runs it every time, and a kernel
+/// without nftables shows in `nft`'s own error.
+fn may_enforce() -> Result<(), (String, String)> {
+    if crate::process::which("nft").is_none() {
+        return Err((
+            "`nft` is not installed".into(),
+            "install nftables (`make setup` does)".into(),
+        ));
+    }
+    // SAFETY: geteuid has no preconditions
+    if unsafe { libc::geteuid() } != 0 {
+        return Err((
+            "only root can write the host's firewall, and the fence lives there".into(),
+            "run tmpl as root, or set `EGRESS=open` (no fence) in .env".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn resolve(names: &[(String, Option<u16>)]) -> Resolved {
+    let mut out = Vec::new();
+    for (name, port) in names {
+        match (name.as_str(), 0).to_socket_addrs() {
+            Ok(addrs) => out.extend(addrs.map(|a| (a.ip(), *port))),
+            Err(e) => crate::ui::warn(format!(
+                "EGRESS_ALLOW: `{name}` does not resolve on the host ({e}); it is let through once it does"
+            )),
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn apply(script: &str) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("fence.nft");
+    std::fs::write(&file, script)?;
+    let out = Cmd::new("nft").arg("-f").arg(&file).output()?;
+    if !out.success() {
+        return Err(
+            Failure::new(code::FAILURE, "cannot write the network fence")
+                .detail(format!("| {}", out.stderr.trim()))
+                .hint("`tmpl doctor` checks that this host can hold the fence")
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+/// Puts the project's fence in force for the guest behind `net` (or lifts it for
+/// `EGRESS=open`). Called by `up` before the guest runs, every time.
+pub fn enforce(loaded: &Loaded, net: &GuestNet) -> Result<()> {
+    let c = &loaded.config;
+    let table = table_name(&loaded.id.slug);
+    if c.egress == Egress::Open && c.egress_allow.is_empty() {
+        remove(&loaded.id.slug)?;
+        return Ok(());
+    }
+    if let Err((why, fix)) = may_enforce() {
+        return Err(Failure::new(
+            code::FAILURE,
+            format!("`EGRESS={}` cannot be enforced here: {why}", c.egress),
+        )
+        .hint(fix)
+        .into());
+    }
+    let names: Vec<(String, Option<u16>)> = c
+        .egress_allow
+        .iter()
+        .filter_map(|a| match &a.target {
+            AllowTarget::Name(n) => Some((n.clone(), a.port)),
+            _ => None,
+        })
+        .collect();
+    let policy = Policy {
+        egress: c.egress,
+        allow: c.egress_allow.clone(),
+    };
+    // Writing costs a kernel commit (about 20 ms here) where reading costs 4: the comment
+    // carries a fingerprint of the rules, and a fence already in force as written is left as
+    // it is. Names are looked up again on every `up` regardless.
+    let base = format!("{COMMENT_PREFIX}{}", loaded.id.state_dir.display());
+    let fingerprint = net::hash8(&rules::script(&table, &base, net, &policy, &Vec::new()));
+    let comment = format!("{base} #{fingerprint}");
+    if names.is_empty() && in_force_as(&table, net, &fingerprint) {
+        return Ok(());
+    }
+    apply(&rules::script(
+        &table,
+        &comment,
+        net,
+        &policy,
+        &resolve(&names),
+    ))?;
+    let record = loaded.id.state_dir.join("fence-names.json");
+    if names.is_empty() {
+        let _ = std::fs::remove_file(&record);
+    } else {
+        let families = rules::families(net).iter().map(|f| f.to_string()).collect();
+        let n = Names {
+            table,
+            families,
+            names,
+        };
+        crate::atomic::write(&record, &serde_json::to_vec(&n)?, 0o600)?;
+        start_refresher(&loaded.id.state_dir);
+    }
+    Ok(())
+}
+
+/// Whether the fence's tables are there with rules of this fingerprint.
+fn in_force_as(table: &str, net: &GuestNet, fingerprint: &str) -> bool {
+    rules::families(net).iter().all(|family| {
+        Cmd::new("nft")
+            .args(["list", "table", family, table])
+            .output()
+            .is_ok_and(|o| o.success() && o.stdout.contains(&format!(" #{fingerprint}\"")))
+    })
+}
+
+fn table_exists(table: &str) -> bool {
+    Cmd::new("nft")
+        .args(["list", "table", "inet", table])
+        .output()
+        .is_ok_and(|o| o.success())
+}
+
+/// Deletes the project's fence; returns what it removed.
+pub fn remove(slug: &str) -> Result<Option<String>> {
+    let table = table_name(slug);
+    if crate::process::which("nft").is_none() || !table_exists(&table) {
+        return Ok(None);
+    }
+    remove_table(&table)?;
+    Ok(Some(format!("network fence {table}")))
+}
+
+/// What `status` says of the fence: the policy, and whether the host holds it now.
+pub fn describe(loaded: &Loaded) -> String {
+    let c = &loaded.config;
+    let mut s = c.egress.to_string();
+    if !c.egress_allow.is_empty() {
+        let allow: Vec<String> = c.egress_allow.iter().map(|a| a.to_string()).collect();
+        s.push_str(&format!(" + {}", allow.join(",")));
+    }
+    if c.egress == Egress::Open && c.egress_allow.is_empty() {
+        return format!("{s} (no fence)");
+    }
+    let held = crate::process::which("nft").is_some() && table_exists(&table_name(&loaded.id.slug));
+    if held {
+        format!(
+            "{s} (in force: nft table inet {})",
+            table_name(&loaded.id.slug)
+        )
+    } else {
+        format!("{s} (not in force: `tmpl up` sets it)")
+    }
+}
+
+/// A fence table whose project has no network any more (`rm` was skipped, or the state went).
+pub fn leftovers() -> Vec<(String, String)> {
+    if crate::process::which("nft").is_none() {
+        return Vec::new();
+    }
+    let Ok(out) = Cmd::new("nft").args(["list", "tables", "inet"]).read() else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for table in out.lines().filter_map(|l| l.strip_prefix("table inet ")) {
+        if !table.starts_with(TABLE_PREFIX) {
+            continue;
+        }
+        let Ok(text) = Cmd::new("nft")
+            .args(["list", "table", "inet", table])
+            .read()
+        else {
+            continue;
+        };
+        let Some(state) = text
+            .lines()
+            .find_map(|l| {
+                l.trim()
+                    .strip_prefix(&format!("comment \"{COMMENT_PREFIX}"))
+            })
+            .map(|s| {
+                let s = s.trim_end_matches('"');
+                s.rsplit_once(" #").map_or(s, |(state, _)| state).to_owned()
+            })
+        else {
+            continue;
+        };
+        // only what this user's state names, and only when that project has no network left
+        let state = Path::new(&state);
+        if net::recorded(state).is_none() && crate::leftovers::gone(&state.join("network.json")) {
+            found.push((
+                table.to_owned(),
+                format!("project state {} is gone", state.display()),
+            ));
+        }
+    }
+    found
+}
+
+/// Deletes the fence's tables called `table`, in every family, in one transaction.
+pub fn remove_table(table: &str) -> Result<()> {
+    let script: String = ["inet", "bridge"]
+        .iter()
+        .map(|f| format!("table {f} {table} {{}}\ndelete table {f} {table}\n"))
+        .collect();
+    apply(&script)
+}
+
+fn start_refresher(state_dir: &Path) {
+    let lock = state_dir.join("fence-refresh.lock");
+    if !crate::lock::Lock::try_now(&lock) {
+        return; // one is running
+    }
+    if let Ok(me) = std::env::current_exe() {
+        Cmd::new(me)
+            .arg("__fence-refresh")
+            .arg(state_dir)
+            .spawn_daemon();
+    }
+}
+
+/// The refresher's loop: re-resolve every `REFRESH` while the table exists.
+pub fn refresh_loop(state_dir: &Path) -> Result<()> {
+    let lock_path = state_dir.join("fence-refresh.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)?;
+    // SAFETY: flock on an fd we own
+    if unsafe {
+        libc::flock(
+            std::os::fd::AsRawFd::as_raw_fd(&file),
+            libc::LOCK_EX | libc::LOCK_NB,
+        )
+    } != 0
+    {
+        return Ok(());
+    }
+    loop {
+        std::thread::sleep(REFRESH);
+        let Ok(text) = std::fs::read_to_string(state_dir.join("fence-names.json")) else {
+            return Ok(());
+        };
+        let Ok(n) = serde_json::from_str::<Names>(&text) else {
+            return Ok(());
+        };
+        if !table_exists(&n.table) {
+            return Ok(());
+        }
+        let families: Vec<&str> = n.families.iter().map(String::as_str).collect();
+        let elements = rules::name_elements(&n.table, &families, &resolve(&n.names));
+        if !elements.is_empty() {
+            let _ = apply(&elements);
+        }
+    }
+}

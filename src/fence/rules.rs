@@ -1,0 +1,398 @@
+//! The fence as nftables text: pure, from the guest's network and its policy to one script
+//! that `nft -f` applies atomically (the old table goes in the same transaction as the new one
+//! arrives, so there is no moment without a fence).
+//!
+//! Everything is keyed on the guest's host-side bridge, never on the guest's addresses: root
+//! in the guest can change its address, its MAC and its routes, but every packet it sends
+//! still enters the host through that one interface. The bridge is the guest's alone (see
+//! `net`), so the other guests are never on it.
+//!
+//! The table is `inet` and its chains hook `forward` (to anywhere beyond the host) and `input`
+//! (to the host itself, every address of it) ahead of libvirt's and Podman's own rules. A drop
+//! in any base chain is final, whatever the others accept, and libvirt and Podman never touch
+//! a table they did not make: a restart of either leaves this one in force.
+
+use super::net::{GuestNet, LanTap};
+use crate::config::{Allow, AllowTarget, Egress};
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+/// How long a name's address stays allowed after it was last resolved: three refreshes.
+pub const NAME_TIMEOUT: &str = "15m";
+
+/// Where nothing but the guest's own link may go under `internet`: private, shared (CGNAT
+/// and tailnets), link-local and metadata, loopback, multicast and reserved ranges. The
+/// documentation ranges stay open: they are routed nowhere, and tests stand the internet in
+/// with them.
+pub const CLOSED_V4: &[&str] = &[
+    "0.0.0.0/8",
+    "10.0.0.0/8",
+    "100.64.0.0/10",
+    "127.0.0.0/8",
+    "169.254.0.0/16",
+    "172.16.0.0/12",
+    "192.0.0.0/24",
+    "192.168.0.0/16",
+    "198.18.0.0/15",
+    "224.0.0.0/4",
+    "240.0.0.0/4",
+];
+pub const CLOSED_V6: &[&str] = &[
+    "::/127",
+    "::ffff:0:0/96",
+    "64:ff9b:1::/48",
+    "fc00::/7",
+    "fe80::/10",
+    "ff00::/8",
+];
+
+/// What the fence lets through, beyond replies to connections the host opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    pub egress: Egress,
+    pub allow: Vec<Allow>,
+}
+
+/// The addresses each `EGRESS_ALLOW` name resolved to, with the entry's port.
+pub type Resolved = Vec<(IpAddr, Option<u16>)>;
+
+fn family(a: &str) -> &'static str {
+    if a.contains(':') {
+        "ip6"
+    } else {
+        "ip"
+    }
+}
+
+fn port_match(port: Option<u16>) -> String {
+    match port {
+        Some(p) => format!(" meta l4proto {{ tcp, udp }} th dport {p}"),
+        None => String::new(),
+    }
+}
+
+/// The accept rules of `EGRESS_ALLOW`, for one chain (`to_host` gets the `host` entries).
+fn allow_rules(out: &mut String, policy: &Policy, to_host: bool) {
+    for a in &policy.allow {
+        match (&a.target, to_host) {
+            (AllowTarget::Net(n), _) => {
+                let _ = writeln!(
+                    out,
+                    "    {} daddr {n}{} accept",
+                    family(n),
+                    port_match(a.port)
+                );
+            }
+            (AllowTarget::Host, true) => {
+                let _ = writeln!(out, "   {} accept", port_match(a.port));
+            }
+            _ => {}
+        }
+    }
+    let has_names = policy
+        .allow
+        .iter()
+        .any(|a| matches!(a.target, AllowTarget::Name(_)));
+    if has_names {
+        for f in ["4", "6"] {
+            let fam = if f == "4" { "ip" } else { "ip6" };
+            let _ = writeln!(out, "    {fam} daddr @names{f} accept");
+            let _ = writeln!(
+                out,
+                "    meta l4proto {{ tcp, udp }} {fam} daddr . th dport @names{f}p accept"
+            );
+        }
+    }
+}
+
+/// The families the fence has tables in: `inet` always, `bridge` for a bridged VM's tap.
+pub fn families(net: &GuestNet) -> &'static [&'static str] {
+    if net.lan_tap.is_some() {
+        &["inet", "bridge"]
+    } else {
+        &["inet"]
+    }
+}
+
+/// Elements for the name sets, each allowed for `NAME_TIMEOUT` from now.
+pub fn name_elements(table: &str, families: &[&str], resolved: &Resolved) -> String {
+    let mut out = String::new();
+    for family in families {
+        out.push_str(&family_elements(family, table, resolved));
+    }
+    out
+}
+
+fn family_elements(family: &str, table: &str, resolved: &Resolved) -> String {
+    let mut out = String::new();
+    for (ip, port) in resolved {
+        let f = if ip.is_ipv4() { "4" } else { "6" };
+        let (set, elem) = match port {
+            Some(p) => (format!("names{f}p"), format!("{ip} . {p}")),
+            None => (format!("names{f}"), ip.to_string()),
+        };
+        let _ = writeln!(
+            out,
+            "add element {family} {table} {set} {{ {elem} timeout {NAME_TIMEOUT} }}"
+        );
+    }
+    out
+}
+
+/// The whole script: replace table `table` with the fence for the guest behind `net`.
+/// `comment` says whose it is (`doctor` and `gc` read it back).
+pub fn script(
+    table: &str,
+    comment: &str,
+    net: &GuestNet,
+    policy: &Policy,
+    resolved: &Resolved,
+) -> String {
+    let br = &net.bridge;
+    let gw = net.gateway();
+    let mut s = String::new();
+    // create-then-delete makes the delete valid whether or not the table existed; a bridge
+    // table left from when the VM was bridged goes too
+    for family in ["inet", "bridge"] {
+        let _ = writeln!(
+            s,
+            "table {family} {table} {{}}\ndelete table {family} {table}"
+        );
+    }
+    let _ = writeln!(s, "table inet {table} {{");
+    head(&mut s, comment);
+    // to anywhere beyond the host
+    s.push_str(
+        "  chain forward {\n    type filter hook forward priority filter - 10; policy accept;\n",
+    );
+    let _ = writeln!(s, "    iifname {} jump egress", nft_string(br));
+    // into the guest: replies, and ports the host publishes (DNAT); nothing new from another
+    // guest or from the LAN
+    let _ = writeln!(
+        s,
+        "    oifname {} ct state new ct status dnat accept",
+        nft_string(br)
+    );
+    let _ = writeln!(s, "    oifname {} ct state new drop", nft_string(br));
+    s.push_str("  }\n");
+    // to the host itself
+    s.push_str(
+        "  chain input {\n    type filter hook input priority filter - 10; policy accept;\n",
+    );
+    let _ = writeln!(s, "    iifname {} jump to_host", nft_string(br));
+    s.push_str("  }\n");
+    s.push_str("  chain to_host {\n    ct state established,related accept\n");
+    // DHCP, and DNS from the guest's own network's server on the gateway (libvirt's dnsmasq
+    // for a VM, Podman's aardvark-dns for a container), which resolves for the guest
+    s.push_str("    udp dport 67 accept\n");
+    let _ = writeln!(
+        s,
+        "    ip daddr {gw} meta l4proto {{ tcp, udp }} th dport 53 accept"
+    );
+    if policy.egress == Egress::Open {
+        s.push_str("    accept\n");
+    }
+    allow_rules(&mut s, policy, true);
+    s.push_str("    drop\n  }\n");
+    s.push_str("  chain egress {\n    ct state established,related accept\n");
+    allow_rules(&mut s, policy, false);
+    match policy.egress {
+        Egress::Open => s.push_str("    accept\n"),
+        Egress::Internet => {
+            let _ = writeln!(s, "    ip daddr {{ {} }} drop", CLOSED_V4.join(", "));
+            let _ = writeln!(s, "    ip6 daddr {{ {} }} drop", CLOSED_V6.join(", "));
+            s.push_str("    accept\n");
+        }
+        Egress::None => {}
+    }
+    s.push_str("    drop\n  }\n}\n");
+    if let Some(tap) = &net.lan_tap {
+        lan_table(&mut s, table, comment, tap, policy);
+    }
+    s.push_str(&name_elements(table, families(net), resolved));
+    s
+}
+
+/// The comment and the name sets every table of the fence starts with.
+fn head(s: &mut String, comment: &str) {
+    let _ = writeln!(s, "  comment {}", nft_string(comment));
+    for f in ["4", "6"] {
+        let t = if f == "4" { "ipv4_addr" } else { "ipv6_addr" };
+        let _ = writeln!(s, "  set names{f} {{ type {t}; flags timeout; }}");
+        let _ = writeln!(
+            s,
+            "  set names{f}p {{ type {t} . inet_service; flags timeout; }}"
+        );
+    }
+}
+
+/// A bridged VM's tap on the LAN bridge. Frames there are bridged, not routed: only the
+/// `bridge` family sees them, and it has no connection tracking on this kind of host, so
+/// these rules are stateless. What that means:
+/// - the guest opens no TCP connection to the LAN: a packet with SYN and without ACK to a
+///   closed address is dropped, while the rest of TCP passes, so LAN machines can still
+///   connect to the guest (the reason to bridge it);
+/// - UDP and everything else to closed addresses is dropped, but for DHCP and DNS, which the
+///   guest's LAN address needs (DNS to any LAN resolver is the one opening left);
+/// - ARP passes, as does IPv6 neighbour discovery;
+/// - to the host's own addresses on that bridge, only TCP that is not a new connection.
+fn lan_table(s: &mut String, table: &str, comment: &str, lan: &LanTap, policy: &Policy) {
+    let tap = nft_string(&lan.name);
+    // the MAC libvirt gave the NIC, and no other: the guest cannot pose as another machine
+    // on the LAN (a MAC is hex digits and colons; anything else makes no rule)
+    let mac = lan.mac.to_ascii_lowercase();
+    let pin = if mac.chars().all(|c| c.is_ascii_hexdigit() || c == ':') {
+        format!("    ether saddr != {mac} drop\n")
+    } else {
+        "    drop\n".to_owned()
+    };
+    let _ = writeln!(s, "table bridge {table} {{");
+    head(s, comment);
+    s.push_str("  chain forward {\n    type filter hook forward priority -10; policy accept;\n");
+    let _ = writeln!(s, "    iifname {tap} jump from_guest");
+    s.push_str("  }\n  chain input {\n    type filter hook input priority -10; policy accept;\n");
+    let _ = writeln!(s, "    iifname {tap} jump to_host");
+    s.push_str("  }\n");
+    // a host that is the LAN's DHCP server (as a test's bridge is) hands the tap its address
+    s.push_str(
+        "  chain to_host {\n    ether type arp accept\n    udp sport 68 udp dport 67 accept\n",
+    );
+    if policy.egress == Egress::Open {
+        s.push_str("    accept\n");
+    }
+    allow_rules(s, policy, true);
+    s.push_str("    tcp flags & (syn | ack) != syn accept\n    drop\n  }\n");
+    s.push_str("  chain from_guest {\n");
+    s.push_str(&pin);
+    s.push_str("    ether type arp accept\n");
+    s.push_str(
+        "    icmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert } accept\n",
+    );
+    s.push_str("    udp sport 68 udp dport 67 accept\n");
+    s.push_str("    meta l4proto { tcp, udp } th dport 53 accept\n");
+    allow_rules(s, policy, false);
+    match policy.egress {
+        Egress::Open => s.push_str("    accept\n"),
+        Egress::Internet => {
+            let _ = writeln!(
+                s,
+                "    ip daddr {{ {} }} tcp flags & (syn | ack) != syn accept",
+                CLOSED_V4.join(", ")
+            );
+            let _ = writeln!(s, "    ip daddr {{ {} }} drop", CLOSED_V4.join(", "));
+            let _ = writeln!(s, "    ip6 daddr {{ {} }} drop", CLOSED_V6.join(", "));
+            s.push_str("    ether type { ip, ip6 } accept\n");
+        }
+        Egress::None => s.push_str("    tcp flags & (syn | ack) != syn accept\n"),
+    }
+    s.push_str("    drop\n  }\n}\n");
+}
+
+/// A quoted nft string; the values are tmpl's own names, but a quote must never end it.
+fn nft_string(s: &str) -> String {
+    format!("\"{}\"", s.replace(['"', '\\', '\n'], "_"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::validate::parse_allow;
+
+    fn net() -> GuestNet {
+        GuestNet {
+            bridge: "tmplc0a1b2c3d".into(),
+            subnet: "10.138.7.0/24".parse().unwrap(),
+            lan_tap: None,
+        }
+    }
+
+    #[test]
+    fn a_bridged_vm_gets_a_stateless_bridge_table_on_its_tap() {
+        let mut n = net();
+        let plain = script("t", "c", &n, &policy(Egress::Internet, &[]), &vec![]);
+        assert!(!plain.contains("table bridge t {\n"));
+        assert!(plain.contains("delete table bridge t"));
+        n.lan_tap = Some(LanTap {
+            name: "tmplb0a1b2c3d".into(),
+            mac: "52:54:00:AA:bb:01".into(),
+        });
+        let s = script("t", "c", &n, &policy(Egress::Internet, &[]), &vec![]);
+        let lan = s.split("table bridge t {\n").nth(1).unwrap();
+        assert!(lan.contains("iifname \"tmplb0a1b2c3d\" jump from_guest"));
+        assert!(lan.contains("10.0.0.0/8"));
+        assert!(
+            !lan.contains("ct state"),
+            "no conntrack in the bridge family here"
+        );
+    }
+
+    fn policy(egress: Egress, allow: &[&str]) -> Policy {
+        Policy {
+            egress,
+            allow: allow.iter().map(|a| parse_allow(a).unwrap()).collect(),
+        }
+    }
+
+    #[test]
+    fn internet_closes_the_private_ranges_and_the_host() {
+        let s = script(
+            "tmpl-x",
+            "tmpl demo",
+            &net(),
+            &policy(Egress::Internet, &[]),
+            &vec![],
+        );
+        assert!(s.contains("iifname \"tmplc0a1b2c3d\" jump egress"));
+        assert!(s.contains("10.0.0.0/8, 100.64.0.0/10"));
+        assert!(s.contains("169.254.0.0/16"));
+        assert!(s.contains("fc00::/7"));
+        // the host answers DHCP and DNS on the gateway only, then nothing
+        assert!(s.contains(
+            "ip daddr 10.138.7.1 meta l4proto { tcp, udp } th dport 53 accept\n    drop"
+        ));
+        assert!(s.contains("oifname \"tmplc0a1b2c3d\" ct state new drop"));
+        assert!(s.starts_with("table inet tmpl-x {}\ndelete table inet tmpl-x\n"));
+    }
+
+    #[test]
+    fn none_accepts_only_what_is_allowed() {
+        let s = script(
+            "t",
+            "c",
+            &net(),
+            &policy(Egress::None, &["192.168.1.10:445", "host:11434"]),
+            &vec![],
+        );
+        let egress = s.split("chain egress").nth(1).unwrap();
+        assert!(
+            egress.contains("ip daddr 192.168.1.10 meta l4proto { tcp, udp } th dport 445 accept")
+        );
+        assert!(!egress.contains("    accept\n"));
+        assert!(egress.trim_end().ends_with("drop\n  }\n}".trim_end()));
+        let to_host = s.split("chain to_host").nth(1).unwrap();
+        assert!(to_host.contains("th dport 11434 accept"));
+    }
+
+    #[test]
+    fn names_become_timed_set_elements() {
+        let resolved = vec![
+            ("203.0.113.5".parse().unwrap(), None),
+            ("2001:db8::1".parse().unwrap(), Some(443)),
+        ];
+        let s = script(
+            "t",
+            "c",
+            &net(),
+            &policy(Egress::None, &["example.org"]),
+            &resolved,
+        );
+        assert!(s.contains("ip daddr @names4 accept"));
+        assert!(s.contains("add element inet t names4 { 203.0.113.5 timeout 15m }"));
+        assert!(s.contains("add element inet t names6p { 2001:db8::1 . 443 timeout 15m }"));
+    }
+
+    #[test]
+    fn quotes_cannot_break_out() {
+        assert_eq!(nft_string("a\"; flush ruleset"), "\"a_; flush ruleset\"");
+    }
+}
