@@ -208,7 +208,7 @@ fn bridge_mode_puts_the_container_on_the_bridge() {
     let p = Project::new(
         "bridged",
         &env(&format!(
-            "NETWORK_TYPE=bridge\nBRIDGE={}\nFIXED_IP=10.78.0.50\n",
+            "NETWORK_TYPE=bridge\nBRIDGE={}\nFIXED_IP=10.78.0.50\nEGRESS=open\n",
             bridge.name
         )),
     );
@@ -231,7 +231,10 @@ fn bridge_mode_puts_the_container_on_the_bridge() {
     // without FIXED_IP, the address comes from the bridge's own subnet
     let q = Project::new(
         "bridged2",
-        &env(&format!("NETWORK_TYPE=bridge\nBRIDGE={}\n", bridge.name)),
+        &env(&format!(
+            "NETWORK_TYPE=bridge\nBRIDGE={}\nEGRESS=open\n",
+            bridge.name
+        )),
     );
     q.ok(&["up"]);
     assert!(q.sh("ip -4 -o addr").contains("10.78.0."));

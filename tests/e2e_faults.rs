@@ -8,8 +8,8 @@
 
 mod common;
 use common::*;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 fn env(extra: &str) -> String {
@@ -185,53 +185,6 @@ fn a_missing_or_unreadable_env_creates_nothing() {
     assert_eq!(out.status.code(), Some(78));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"));
     assert!(!p.xdg().join("state/tmpl").exists());
-}
-
-fn systemd() -> bool {
-    std::fs::read_to_string("/proc/1/comm")
-        .map(|c| c.trim() == "systemd")
-        .unwrap_or(false)
-}
-
-/// The pid in a pid file, if that process is alive.
-fn pid_in(file: &str) -> Option<i32> {
-    let pid: i32 = std::fs::read_to_string(file).ok()?.trim().parse().ok()?;
-    // SAFETY: signal 0 only asks whether the process exists
-    (unsafe { libc::kill(pid, 0) } == 0).then_some(pid)
-}
-
-/// Stops exactly the process `file` names, and waits for it to go.
-fn stop_pid(file: &str) {
-    let Some(pid) = pid_in(file) else { return };
-    // SAFETY: a daemon the host set-up (or tmpl) started and noted in `file`
-    unsafe {
-        libc::kill(pid, libc::SIGTERM);
-    }
-    // the process, not its pid file: libvirtd removes the file before it has let go of its
-    // sockets, and a new one started meanwhile would not answer
-    let alive = || unsafe { libc::kill(pid, 0) } == 0;
-    let gone = eventually(Duration::from_secs(20), || (!alive()).then_some(()));
-    assert!(gone.is_some(), "pid {pid} from {file} did not stop");
-}
-
-fn cwd_of(pid: i32) -> PathBuf {
-    std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap()
-}
-
-/// Runs the host set-up from a folder of its own that is deleted afterwards, as CI's clone is.
-fn setup_from_a_doomed_folder() {
-    let doomed = tempfile::tempdir().unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/setup.sh");
-    let out = Command::new("bash")
-        .arg(script)
-        .current_dir(doomed.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 const SETUP_PODMAN_PID: &str = "/run/tmpl-podman-service.pid";

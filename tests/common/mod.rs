@@ -76,7 +76,10 @@ impl Project {
 
     /// `tmpl ARGS` in the project, with its private dirs, and nothing done first.
     pub fn bare(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_tmpl"));
+        // another build of tmpl, to watch an attack succeed on code from before its fix
+        let bin =
+            std::env::var("TMPL_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_tmpl").into());
+        let mut c = Command::new(bin);
         c.args(args)
             .current_dir(&self.dir)
             .env("NO_COLOR", "1")
@@ -213,7 +216,8 @@ pub fn exists(p: &Path) -> bool {
 }
 
 /// A Linux bridge made for a test, with its own DHCP server (dnsmasq), never the machine's
-/// real interface. Removed on drop.
+/// real interface. Removed on drop. Its DHCP announces no router, as a LAN whose router is
+/// another machine: a guest's default route stays its own network's.
 pub struct TestBridge {
     pub name: String,
     pub gateway: String,
@@ -237,6 +241,7 @@ impl TestBridge {
                     &format!("--interface={name}"),
                     "--except-interface=lo",
                     &format!("--dhcp-range={net}.100,{net}.150,255.255.255.0,1h"),
+                    "--dhcp-option=option:router",
                     &format!("--dhcp-leasefile=/tmp/tmpl-e2e-{name}.leases"),
                 ])
                 .stdout(std::process::Stdio::null())
@@ -349,3 +354,53 @@ pub fn forget_box(box_name: &str) {
         }
     }
 }
+
+/// The host's daemons, for the cases that restart them (`e2e-daemons`).
+pub fn systemd() -> bool {
+    std::fs::read_to_string("/proc/1/comm")
+        .map(|c| c.trim() == "systemd")
+        .unwrap_or(false)
+}
+
+/// The pid in a pid file, if that process is alive.
+pub fn pid_in(file: &str) -> Option<i32> {
+    let pid: i32 = std::fs::read_to_string(file).ok()?.trim().parse().ok()?;
+    // SAFETY: signal 0 only asks whether the process exists
+    (unsafe { libc::kill(pid, 0) } == 0).then_some(pid)
+}
+
+/// Stops exactly the process `file` names, and waits for it to go.
+pub fn stop_pid(file: &str) {
+    let Some(pid) = pid_in(file) else { return };
+    // SAFETY: a daemon the host set-up (or tmpl) started and noted in `file`
+    unsafe {
+        libc::kill(pid, libc::SIGTERM);
+    }
+    // the process, not its pid file: libvirtd removes the file before it has let go of its
+    // sockets, and a new one started meanwhile would not answer
+    let alive = || unsafe { libc::kill(pid, 0) } == 0;
+    let gone = eventually(Duration::from_secs(20), || (!alive()).then_some(()));
+    assert!(gone.is_some(), "pid {pid} from {file} did not stop");
+}
+
+pub fn cwd_of(pid: i32) -> PathBuf {
+    std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap()
+}
+
+/// Runs the host set-up from a folder of its own that is deleted afterwards, as CI's clone is.
+pub fn setup_from_a_doomed_folder() {
+    let doomed = tempfile::tempdir().unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/setup.sh");
+    let out = Command::new("bash")
+        .arg(script)
+        .current_dir(doomed.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+pub mod lab;

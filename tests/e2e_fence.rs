@@ -1,0 +1,301 @@
+//! The network fence on real Podman and real libvirt: from root in a container and in a VM,
+//! only what `EGRESS` allows answers, whatever the guest does to itself. Every probe goes to a
+//! namespace the test made (see `common::lab`) or to this machine's own addresses.
+
+mod common;
+use common::lab::*;
+use common::*;
+
+fn ct_env(extra: &str) -> String {
+    format!("INFRA_TYPE=container\nMEMORY=256\nCPUS=1\nDISK=2\nIMAGE={CONTAINER_IMAGE}\nSYNC=none\n{extra}")
+}
+
+fn nft_table(slug: &str, family: &str) -> Option<String> {
+    let tables = host_ok("nft", &["list", "tables"]);
+    tables
+        .lines()
+        .filter_map(|l| l.strip_prefix(&format!("table {family} ")))
+        .map(str::to_owned)
+        .find(|t| {
+            let text = host_ok("nft", &["list", "table", family, t]);
+            text.contains(&format!("/{slug} #"))
+        })
+}
+
+fn gateway(p: &Project) -> String {
+    p.sh("ip -4 route show default | awk '{print $3}'")
+}
+
+/// A guest of another project, listening on 9000; returns its address.
+fn other_guest(p: &Project) -> String {
+    p.ok(&["up"]);
+    let script = listener_script("0.0.0.0", 9000);
+    p.ok(&[
+        "ssh",
+        "--",
+        "sh",
+        "-c",
+        &format!("(setsid python3 -c \"{script}\" >/dev/null 2>&1 &)"),
+    ]);
+    p.status()["address"].as_str().unwrap().to_owned()
+}
+
+/// The default for everyone, and the probes every guest must pass.
+fn default_probes(probes: &mut Probes, p: &Project, other: &str, kind: &str) {
+    let gw = gateway(p);
+    probes.expect(&format!("{kind}: internet"), true, reach(p, INTERNET, PORT));
+    probes.expect(&format!("{kind}: LAN host"), false, reach(p, LAN, PORT));
+    probes.expect(
+        &format!("{kind}: tailnet host"),
+        false,
+        reach(p, TAILNET, PORT),
+    );
+    probes.expect(
+        &format!("{kind}: host via gateway"),
+        false,
+        reach(p, &gw, HOST_PORT),
+    );
+    probes.expect(
+        &format!("{kind}: host's public address"),
+        false,
+        reach(p, HOST_PUBLIC, HOST_PORT),
+    );
+    probes.expect(
+        &format!("{kind}: other project's guest"),
+        false,
+        reach(p, other, 9000),
+    );
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "e2e"),
+    ignore = "needs the real stack: `make test`, or `cargo test --features e2e` after `make setup fixtures`"
+)]
+fn containers_reach_the_internet_and_nothing_else() {
+    let lab = Lab::new();
+    let _ = &lab;
+    let mut probes = Probes::default();
+    let other = Project::new("neighbour", &ct_env("EGRESS=open\n"));
+    let other_ip = other_guest(&other);
+    // the open neighbour reaches the LAN: the stand-ins work
+    probes.expect("open neighbour: LAN host", true, reach(&other, LAN, PORT));
+
+    let p = Project::new("agent", &ct_env(""));
+    p.ok(&["up"]);
+    let slug = p.slug();
+    default_probes(&mut probes, &p, &other_ip, "container");
+    assert!(nft_table(&slug, "inet").is_some(), "the fence is in force");
+    assert!(p.status()["fence"].as_str().unwrap().contains("in force"));
+    assert!(p.ok(&["status"]).contains("egress    internet (in force"));
+    // DNS from Podman's own server on the gateway still resolves (aardvark knows the
+    // container's own name; the FQDN is not in /etc/hosts)
+    let dns = p.sh(&format!("getent hosts tmpl-{slug}.dns.podman || true"));
+    probes.expect("container: DNS resolves", true, !dns.is_empty());
+    eprintln!(
+        "first round: {} probes, {} wrong",
+        probes.rows.len(),
+        probes.wrong().len()
+    );
+    // and root in the container has no say: it cannot change its firewall or routes
+    let lift = p.run(&[
+        "ssh",
+        "--",
+        "sh",
+        "-c",
+        "ip route add 172.30.99.0/24 dev eth0",
+    ]);
+    assert!(!lift.status.success(), "the container cannot add routes");
+
+    p.write(".env", &ct_env("EGRESS=none\n"));
+    p.ok(&["up"]);
+    probes.expect("none: internet", false, reach(&p, INTERNET, PORT));
+    probes.expect("none: LAN host", false, reach(&p, LAN, PORT));
+
+    p.write(
+        ".env",
+        &ct_env(&format!("EGRESS_ALLOW={LAN}:{PORT},host:{HOST_PORT}\n")),
+    );
+    p.ok(&["up"]);
+    let gw = gateway(&p);
+    probes.expect("allow: the LAN host's port", true, reach(&p, LAN, PORT));
+    probes.expect(
+        "allow: the LAN host's other port",
+        false,
+        reach(&p, LAN, OTHER_PORT),
+    );
+    probes.expect("allow: tailnet host", false, reach(&p, TAILNET, PORT));
+    probes.expect("allow: host:PORT", true, reach(&p, &gw, HOST_PORT));
+    probes.expect("allow: internet", true, reach(&p, INTERNET, PORT));
+
+    p.write(".env", &ct_env("EGRESS=open\n"));
+    p.ok(&["up"]);
+    probes.expect("open: LAN host", true, reach(&p, LAN, PORT));
+    assert!(nft_table(&slug, "inet").is_none(), "open has no fence");
+
+    p.write(".env", &ct_env(""));
+    p.ok(&["up"]);
+    #[cfg(feature = "e2e-daemons")]
+    {
+        // the Podman service restarts: the rules name the bridge, not Podman's state
+        stop_pid("/run/tmpl-podman-service.pid");
+        stop_pid("/run/podman/podman.tmpl-pid");
+        setup_from_a_doomed_folder();
+        probes.expect(
+            "after Podman restarts: LAN host",
+            false,
+            reach(&p, LAN, PORT),
+        );
+        probes.expect(
+            "after Podman restarts: internet",
+            true,
+            reach(&p, INTERNET, PORT),
+        );
+    }
+
+    // a fence whose project is gone is a leftover: doctor lists it, gc removes it
+    let gone = p.xdg().join("state/tmpl/gone-0badc0de");
+    host_ok(
+        "nft",
+        &[
+            "add",
+            "table",
+            "inet",
+            "tmpl-0badc0de",
+            &format!("{{ comment \"tmpl fence of {}\"; }}", gone.display()),
+        ],
+    );
+    let doctor = p.run(&["doctor", "--json"]);
+    assert!(String::from_utf8_lossy(&doctor.stdout).contains("tmpl-0badc0de"));
+    p.ok(&["gc", "--yes"]);
+    assert!(
+        host("nft", &["list", "table", "inet", "tmpl-0badc0de"])
+            .status
+            .code()
+            != Some(0)
+    );
+
+    p.ok(&["rm", "-f"]);
+    assert!(nft_table(&slug, "inet").is_none(), "rm removes the fence");
+    let nets = host_ok("podman", &["network", "ls", "--format", "{{.Name}}"]);
+    assert!(!nets.contains(&format!("tmpl-{slug}")), "{nets}");
+    probes.assert_all_right();
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "e2e"),
+    ignore = "needs the real stack: `make test`, or `cargo test --features e2e` after `make setup fixtures`"
+)]
+fn a_bridged_vm_cannot_lift_its_fence() {
+    let mut lab = Lab::new();
+    let bridge = TestBridge::new("tmplf-br", "172.31.77", true);
+    lab.host_on_bridge("tmplf-blan", "tmplfb0", &bridge.name, "172.31.77.2");
+    let mut probes = Probes::default();
+    let other = Project::new("neighbour", &ct_env("EGRESS=open\n"));
+    let other_ip = other_guest(&other);
+
+    let p = Project::new(
+        "agent",
+        &format!(
+            "INFRA_TYPE=vm\nMEMORY=768\nCPUS=1\nDISK=5\nIMAGE={TEST_BOX}\nSYNC=none\nNETWORK_TYPE=bridge\nBRIDGE={}\n",
+            bridge.name
+        ),
+    );
+    p.ok(&["up"]);
+    let slug = p.slug();
+    default_probes(&mut probes, &p, &other_ip, "VM");
+    let dns = p.sh("getent hosts host.tmpl.internal || true");
+    probes.expect("VM: DNS resolves", true, !dns.is_empty());
+    // the LAN on its bridge: closed to the VM, but the LAN can still reach it
+    let lan_ip = eventually(std::time::Duration::from_secs(60), || {
+        let a = p.sh("ip -4 -o addr | awk '{print $4}' | grep '^172.31.77.' | cut -d/ -f1 || true");
+        (!a.is_empty()).then_some(a)
+    })
+    .expect("the bridged NIC got an address from the test's DHCP");
+    probes.expect(
+        "VM: LAN host on its bridge",
+        false,
+        reach(&p, "172.31.77.2", PORT),
+    );
+    probes.expect(
+        "VM: host on its bridge",
+        false,
+        reach(&p, "172.31.77.1", HOST_PORT),
+    );
+    probes.expect(
+        "LAN host -> VM's sshd",
+        true,
+        lab.reach_from("tmplf-blan", &lan_ip, 22),
+    );
+    eprintln!(
+        "first round: {} probes, {} wrong",
+        probes.rows.len(),
+        probes.wrong().len()
+    );
+    assert!(nft_table(&slug, "inet").is_some());
+    assert!(nft_table(&slug, "bridge").is_some(), "the tap is held too");
+
+    // root in the VM tries to lift it: flush its firewall, take other addresses (one of the
+    // LAN's own), route the closed ranges out, change its MAC on the bridge
+    let gw = gateway(&p);
+    let lan_nic = p.sh("ip -4 -o addr | grep ' 172.31.77.' | awk '{print $2}'");
+    let nat_nic = p.sh("ip -4 route show default | awk '{print $5}'");
+    let spoof = "172.30.99.77";
+    p.ok(&[
+        "ssh",
+        "--",
+        "sudo",
+        "sh",
+        "-c",
+        &format!(
+            "nft flush ruleset 2>/dev/null; iptables -F 2>/dev/null; \
+         ip addr add {spoof}/32 dev {nat_nic}; \
+         ip route add 172.30.99.0/24 via {gw} src {spoof}; \
+         ip route add 100.64.0.0/10 via {gw}; \
+         ip route add 172.31.77.2/32 dev {lan_nic}; \
+         ip link set {lan_nic} address 52:54:00:de:ad:01; true"
+        ),
+    ]);
+    probes.expect("lifted: LAN host", false, reach(&p, LAN, PORT));
+    probes.expect("lifted: tailnet host", false, reach(&p, TAILNET, PORT));
+    probes.expect("lifted: host via gateway", false, reach(&p, &gw, HOST_PORT));
+    probes.expect(
+        "lifted: LAN host on its bridge",
+        false,
+        reach(&p, "172.31.77.2", PORT),
+    );
+    probes.expect(
+        "lifted: other project's guest",
+        false,
+        reach(&p, &other_ip, 9000),
+    );
+    probes.expect("lifted: internet", true, reach(&p, INTERNET, PORT));
+
+    #[cfg(feature = "e2e-daemons")]
+    {
+        // libvirtd restarts and re-makes its own rules: the fence is not among them
+        stop_pid("/run/libvirtd.pid");
+        setup_from_a_doomed_folder();
+        probes.expect(
+            "after libvirtd restarts: LAN host",
+            false,
+            reach(&p, LAN, PORT),
+        );
+        probes.expect(
+            "after libvirtd restarts: internet",
+            true,
+            reach(&p, INTERNET, PORT),
+        );
+    }
+
+    p.ok(&["rm", "-f"]);
+    assert!(nft_table(&slug, "inet").is_none() && nft_table(&slug, "bridge").is_none());
+    let nets = host_ok(
+        "virsh",
+        &["-c", "qemu:///system", "net-list", "--all", "--name"],
+    );
+    assert!(!nets.contains(&format!("tmpl-{slug}")), "{nets}");
+    drop(bridge);
+    probes.assert_all_right();
+}
