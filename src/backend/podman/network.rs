@@ -75,12 +75,15 @@ pub fn ensure(client: &Client, net: &ExtraNetwork, slug: &str) -> Result<()> {
 
 /// The project's own bridge network, on the subnet and bridge name `net` says. One that
 /// exists on another bridge (made before the fence) is an error: the fence would miss it.
+///
+/// Podman's Docker API does not report a network's bridge name back, so tmpl labels the
+/// network with it (`tmpl.bridge`) when it makes one.
 pub fn ensure_own(client: &Client, name: &str, net: &GuestNet, slug: &str) -> Result<()> {
     if let Some(info) = client.inspect_network(name)? {
         let bridge = info
-            .options
+            .labels
             .as_ref()
-            .and_then(|o| o.get(BRIDGE_OPTION))
+            .and_then(|l| l.get(LABEL_BRIDGE))
             .cloned()
             .unwrap_or_default();
         if bridge == net.bridge {
@@ -103,7 +106,10 @@ pub fn ensure_own(client: &Client, name: &str, net: &GuestNet, slug: &str) -> Re
             BRIDGE_OPTION.to_owned(),
             net.bridge.clone(),
         )])),
-        labels: Some(HashMap::from([(LABEL_PROJECT.to_owned(), slug.to_owned())])),
+        labels: Some(HashMap::from([
+            (LABEL_PROJECT.to_owned(), slug.to_owned()),
+            (LABEL_BRIDGE.to_owned(), net.bridge.clone()),
+        ])),
         ipam: Some(Ipam {
             config: Some(vec![IpamConfig {
                 subnet: Some(net.subnet.to_string()),
@@ -129,6 +135,8 @@ pub fn ensure_own(client: &Client, name: &str, net: &GuestNet, slug: &str) -> Re
 
 /// Podman's name for the bridge's interface in Docker's API (`network_interface` inside).
 const BRIDGE_OPTION: &str = "com.docker.network.bridge.name";
+/// The bridge tmpl asked for, as a label: Podman's API answers with no options.
+const LABEL_BRIDGE: &str = "tmpl.bridge";
 
 pub fn connect(client: &Client, net: &ExtraNetwork, container: &str) -> Result<()> {
     let endpoint = EndpointSettings {
