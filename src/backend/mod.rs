@@ -88,6 +88,40 @@ pub struct Needs {
     pub image_file: Option<PathBuf>,
 }
 
+/// One snapshot of a guest (`tmpl snapshot list`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Snapshot {
+    pub name: String,
+    /// When it was taken, UTC (`2026-12-02T04:10:00Z`).
+    pub created: String,
+    /// What it takes on the host, when the tool underneath says.
+    pub size_bytes: Option<u64>,
+}
+
+/// Whether a snapshot operation needs the guest stopped, and so brought back afterwards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotNeeds {
+    /// The guest keeps running (a container is paused for the moment of the commit).
+    Nothing,
+    /// The guest must be shut down first (a VM whose folder is shared over virtiofs).
+    Shutdown,
+}
+
+/// The error for an operation on a guest that is not there.
+pub fn no_guest(name: &str) -> anyhow::Error {
+    crate::error::Failure::new(crate::error::code::FAILURE, format!("{name} has no guest"))
+        .hint("`tmpl up` creates it")
+        .into()
+}
+
+fn no_snapshots(what: InfraType) -> anyhow::Error {
+    crate::error::Failure::new(
+        crate::error::code::FAILURE,
+        format!("snapshots are not supported for {what} guests"),
+    )
+    .into()
+}
+
 /// One project's guest.
 pub trait Backend {
     fn infra_type(&self) -> InfraType;
@@ -114,6 +148,31 @@ pub trait Backend {
     /// The guest's own network, which the fence holds (see `fence::net`); picked on first
     /// use. `None` when the guest has no host hop to hold (a macvlan container).
     fn network(&self) -> Result<Option<crate::fence::net::GuestNet>> {
+        Ok(None)
+    }
+    /// What a snapshot operation needs of the guest's state (see `SnapshotNeeds`).
+    fn snapshot_needs(&self) -> SnapshotNeeds {
+        SnapshotNeeds::Nothing
+    }
+    /// The guest's snapshots, oldest first.
+    fn snapshots(&self) -> Result<Vec<Snapshot>> {
+        Ok(Vec::new())
+    }
+    /// Saves the guest as snapshot `name` (replacing one of that name with `replace`). With
+    /// `SnapshotNeeds::Shutdown`, the guest is already shut down.
+    fn snapshot_save(&self, _name: &str, _replace: bool) -> Result<()> {
+        Err(no_snapshots(self.infra_type()))
+    }
+    /// Puts the guest back as it was in snapshot `name`. It is stopped afterwards unless the
+    /// tool underneath restores a running guest (containers are started again).
+    fn snapshot_restore(&self, _name: &str) -> Result<()> {
+        Err(no_snapshots(self.infra_type()))
+    }
+    fn snapshot_delete(&self, _name: &str) -> Result<()> {
+        Err(no_snapshots(self.infra_type()))
+    }
+    /// Finishes or undoes a restore that was cut short (`kill -9`), and says which.
+    fn snapshot_recover(&self) -> Result<Option<String>> {
         Ok(None)
     }
     /// What creating the guest needs from the host (see `preflight`).

@@ -10,9 +10,10 @@ use bollard::models::{
     NetworkConnectRequest, NetworkCreateRequest,
 };
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
-    ListNetworksOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
-    StopContainerOptionsBuilder,
+    CommitContainerOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
+    ListContainersOptionsBuilder, ListImagesOptionsBuilder, ListNetworksOptionsBuilder,
+    LogsOptionsBuilder, RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder,
+    RenameContainerOptionsBuilder, StopContainerOptionsBuilder, TagImageOptionsBuilder,
 };
 use futures_util::StreamExt;
 use std::collections::HashMap;
@@ -172,5 +173,55 @@ impl Client {
     pub fn remove_network(&self, name: &str) -> Result<bool> {
         let r = self.block_on(self.docker.remove_network(name));
         Ok(found(r, || format!("cannot remove network `{name}`"))?.is_some())
+    }
+
+    /// Commits the container's filesystem as `repo:tag`, pausing it meanwhile; `changes` are
+    /// Dockerfile instructions, one per line (`LABEL k=v`).
+    pub fn commit(&self, container: &str, repo: &str, tag: &str, changes: &str) -> Result<()> {
+        let opts = CommitContainerOptionsBuilder::default()
+            .container(container)
+            .repo(repo)
+            .tag(tag)
+            .pause(true)
+            .changes(changes)
+            .build();
+        self.block_on(
+            self.docker
+                .commit_container(opts, bollard::models::ContainerConfig::default()),
+        )
+        .map(|_| ())
+        .with_context(|| format!("cannot commit container `{container}` as `{repo}:{tag}`"))
+    }
+
+    pub fn rename_container(&self, name: &str, to: &str) -> Result<()> {
+        let opts = RenameContainerOptionsBuilder::default().name(to).build();
+        self.block_on(self.docker.rename_container(name, opts))
+            .with_context(|| format!("cannot rename container `{name}` to `{to}`"))
+    }
+
+    pub fn tag_image(&self, image: &str, repo: &str, tag: &str) -> Result<()> {
+        let opts = TagImageOptionsBuilder::default()
+            .repo(repo)
+            .tag(tag)
+            .build();
+        self.block_on(self.docker.tag_image(image, Some(opts)))
+            .with_context(|| format!("cannot tag image `{image}` as `{repo}:{tag}`"))
+    }
+
+    /// Removes an image reference (the image itself once no tag is left); `false` when
+    /// there was none.
+    pub fn remove_image(&self, image: &str, force: bool) -> Result<bool> {
+        let opts = RemoveImageOptionsBuilder::default().force(force).build();
+        let r = self.block_on(self.docker.remove_image(image, Some(opts), None));
+        Ok(found(r, || format!("cannot remove image `{image}`"))?.is_some())
+    }
+
+    /// The images carrying `label` (`key` or `key=value`).
+    pub fn labelled_images(&self, label: &str) -> Result<Vec<bollard::models::ImageSummary>> {
+        let opts = ListImagesOptionsBuilder::default()
+            .filters(&HashMap::from([("label", vec![label])]))
+            .build();
+        self.block_on(self.docker.list_images(Some(opts)))
+            .with_context(|| format!("cannot list images labelled `{label}`"))
     }
 }

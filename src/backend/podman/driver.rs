@@ -15,6 +15,7 @@ pub struct PodmanDriver;
 
 const CONTAINER: &str = "container";
 const NETWORK: &str = "network";
+const SNAPSHOT: &str = "snapshot image";
 
 fn api() -> Check {
     let fix = "start it: `systemctl --user enable --now podman.socket` (rootless) or `sudo systemctl enable --now podman.socket`; without systemd, `podman system service --time=0 &`";
@@ -89,6 +90,24 @@ impl Driver for PodmanDriver {
                 _ => kept_slugs.extend(labels.get(spec::LABEL_PROJECT).cloned()),
             }
         }
+        // snapshot images whose project's state is gone (`rm` removes its own)
+        for i in c.labelled_images(spec::LABEL_STATE).unwrap_or_default() {
+            let state = i.labels.get(spec::LABEL_STATE).map(PathBuf::from);
+            let Some(st) = state.filter(|s| s.starts_with(&dirs.state) && gone(s)) else {
+                continue;
+            };
+            for tag in i
+                .repo_tags
+                .iter()
+                .filter(|t| t.starts_with("localhost/tmpl-snapshot/"))
+            {
+                out.push(Leftover {
+                    kind: SNAPSHOT.into(),
+                    name: tag.clone(),
+                    why: format!("its project's state {} is gone", st.display()),
+                });
+            }
+        }
         for n in c.labelled_networks(spec::LABEL_PROJECT).unwrap_or_default() {
             let slug = n
                 .labels
@@ -111,6 +130,8 @@ impl Driver for PodmanDriver {
         let c = client::connect()?;
         if l.kind == CONTAINER {
             c.remove_container(&l.name)?;
+        } else if l.kind == SNAPSHOT {
+            c.remove_image(&l.name, true)?;
         } else {
             c.remove_network(&l.name)?;
         }

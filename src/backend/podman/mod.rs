@@ -10,6 +10,7 @@ pub mod client;
 mod driver;
 pub mod network;
 pub mod protect;
+mod snapshot;
 pub mod spec;
 
 pub use driver::PodmanDriver;
@@ -165,6 +166,11 @@ impl Podman {
 
     fn create(&self) -> Result<()> {
         self.ensure_image()?;
+        self.create_from(None)
+    }
+
+    /// Creates the project's container from its image, or from `image` (a snapshot's).
+    fn create_from(&self, image: Option<&str>) -> Result<()> {
         let public = self.access.ensure_key()?;
         if let Some(net) = self.network()? {
             let name = spec::network_name(&self.loaded.id.slug);
@@ -175,7 +181,14 @@ impl Podman {
             network::ensure(&self.client, net, &self.loaded.id.slug)?;
         }
         let binds = binds(&self.loaded, true)?;
-        let with_disk = spec::container_spec(&self.loaded, &public, true, binds.clone());
+        let spec_of = |disk: bool, binds: Vec<String>| {
+            let mut spec = spec::container_spec(&self.loaded, &public, disk, binds);
+            if let Some(i) = image {
+                spec.image = Some(i.to_owned());
+            }
+            spec
+        };
+        let with_disk = spec_of(true, binds.clone());
         match self.client.create_container(&self.name, with_disk) {
             Ok(()) => {}
             Err(e)
@@ -186,7 +199,7 @@ impl Podman {
                     "DISK={} is not enforced on this host: Podman's storage cannot limit a container's size here",
                     self.loaded.config.disk_gib
                 ));
-                let spec = spec::container_spec(&self.loaded, &public, false, binds);
+                let spec = spec_of(false, binds);
                 self.client
                     .create_container(&self.name, spec)
                     .context("cannot create the container")?;
@@ -383,6 +396,7 @@ impl Backend for Podman {
             )?;
             removed.push(format!("container {}", self.name));
         }
+        removed.extend(self.remove_snapshots()?);
         if let Some(n) =
             network::remove_if_unused(&self.client, &spec::network_name(&self.loaded.id.slug))?
         {
@@ -404,6 +418,26 @@ impl Backend for Podman {
             self.loaded.config.fixed_ip,
         )
         .map(Some)
+    }
+
+    fn snapshots(&self) -> Result<Vec<super::Snapshot>> {
+        self.list_snapshots()
+    }
+
+    fn snapshot_save(&self, name: &str, replace: bool) -> Result<()> {
+        self.save_snapshot(name, replace)
+    }
+
+    fn snapshot_restore(&self, name: &str) -> Result<()> {
+        self.restore_snapshot(name)
+    }
+
+    fn snapshot_delete(&self, name: &str) -> Result<()> {
+        self.delete_snapshot(name)
+    }
+
+    fn snapshot_recover(&self) -> Result<Option<String>> {
+        self.recover_restore()
     }
 
     fn needs(&self) -> Needs {

@@ -134,7 +134,13 @@ impl Driver for VagrantDriver {
         } else if l.kind == DOMAIN {
             let _ = virsh::virsh().args(["destroy", &l.name]).output();
             virsh::virsh()
-                .args(["undefine", &l.name, "--remove-all-storage", "--nvram"])
+                .args([
+                    "undefine",
+                    &l.name,
+                    "--remove-all-storage",
+                    "--nvram",
+                    "--snapshots-metadata",
+                ])
                 .read()?;
         } else {
             virsh::vol_delete(&l.name)?;

@@ -120,6 +120,14 @@ impl Backend for Vagrant {
 
     fn remove(&self, phases: &mut Phases) -> Result<Vec<String>> {
         let mut removed = Vec::new();
+        // libvirt does not undefine a domain that has snapshots, and Vagrant would fail half
+        // way: they go first (tmpl's and any `tmpl vagrant -- snapshot` took)
+        if virsh::domain(&self.plan.domain)?.is_some() {
+            let n = snapshot::delete_all(&self.plan.domain)?;
+            if n > 0 {
+                removed.push(format!("{n} snapshot(s) of VM {}", self.plan.domain));
+            }
+        }
         if self.known_to_vagrant() && self.last_approved_vagrantfile()?.is_some() {
             let destroy = self.logged(&["destroy", "-f"]);
             phases.run(
@@ -151,6 +159,32 @@ impl Backend for Vagrant {
             }
         }
         Ok(removed)
+    }
+
+    /// A VM sharing its folder over virtiofs must be shut down (see `snapshot`); one
+    /// without is snapshotted running, memory and all, as `vagrant snapshot` does.
+    fn snapshot_needs(&self) -> crate::backend::SnapshotNeeds {
+        if self.plan.context.sync.is_some() {
+            crate::backend::SnapshotNeeds::Shutdown
+        } else {
+            crate::backend::SnapshotNeeds::Nothing
+        }
+    }
+
+    fn snapshots(&self) -> Result<Vec<crate::backend::Snapshot>> {
+        self.list_snapshots()
+    }
+
+    fn snapshot_save(&self, name: &str, replace: bool) -> Result<()> {
+        self.save_snapshot(name, replace)
+    }
+
+    fn snapshot_restore(&self, name: &str) -> Result<()> {
+        self.restore_snapshot(name)
+    }
+
+    fn snapshot_delete(&self, name: &str) -> Result<()> {
+        self.delete_snapshot(name)
     }
 
     fn network(&self) -> Result<Option<crate::fence::net::GuestNet>> {

@@ -11,6 +11,7 @@ pub mod kvm;
 mod lifecycle;
 pub mod plan;
 pub mod render;
+mod snapshot;
 pub mod virsh;
 pub mod virtiofs;
 
@@ -299,6 +300,7 @@ impl Vagrant {
                 &self.plan.domain,
                 "--remove-all-storage",
                 "--nvram",
+                "--snapshots-metadata",
             ])
             .read()?;
         Ok(true)

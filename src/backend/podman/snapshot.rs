@@ -1,0 +1,150 @@
+//! A container's snapshots: its filesystem committed as an image of tmpl's, tagged
+//! `localhost/tmpl-snapshot/<slug>:<name>` and labelled with the project and its state folder
+//! (for `gc`). Committing pauses the container for that moment; it keeps running.
+//!
+//! A restore recreates the container from the snapshot, with the settings as they are now
+//! (ports, mounts, limits, network: the spec `up` makes) and the SSH host key it had, which is
+//! in its filesystem. The image it runs from is also tagged `current`, so that deleting the
+//! named snapshot later never pulls the image out from under the container.
+//!
+//! The old container is renamed aside before the new one is made and removed only once the
+//! new one runs. A restore cut short (`kill -9`) leaves a journal; the next command finishes
+//! it when the new container exists, or puts the old one back when it does not, and says so.
+
+use super::Podman;
+use crate::backend::Snapshot;
+use crate::error::{code, Failure};
+use anyhow::Result;
+
+const CURRENT: &str = "current";
+
+impl Podman {
+    pub(super) fn snapshot_repo(&self) -> String {
+        format!("localhost/tmpl-snapshot/{}", self.loaded.id.slug)
+    }
+
+    fn aside(&self) -> String {
+        format!("{}-aside", self.name)
+    }
+
+    fn journal(&self) -> std::path::PathBuf {
+        self.loaded.id.state_dir.join("snapshot-restore")
+    }
+
+    pub(super) fn list_snapshots(&self) -> Result<Vec<Snapshot>> {
+        let repo = self.snapshot_repo();
+        let label = format!("{}={}", super::spec::LABEL_PROJECT, self.loaded.id.slug);
+        let mut out = Vec::new();
+        for image in self.client.labelled_images(&label)? {
+            for tag in &image.repo_tags {
+                let Some(name) = tag.strip_prefix(&format!("{repo}:")) else {
+                    continue;
+                };
+                if name == CURRENT {
+                    continue;
+                }
+                out.push(Snapshot {
+                    name: name.to_owned(),
+                    created: crate::lock::format_utc(image.created.max(0) as u64),
+                    size_bytes: u64::try_from(image.size).ok(),
+                });
+            }
+        }
+        out.sort_by(|a, b| (&a.created, &a.name).cmp(&(&b.created, &b.name)));
+        Ok(out)
+    }
+
+    pub(super) fn save_snapshot(&self, name: &str, replace: bool) -> Result<()> {
+        if self.inspect()?.is_none() {
+            return Err(super::super::no_guest(&self.loaded.id.name));
+        }
+        let repo = self.snapshot_repo();
+        if !replace && self.list_snapshots()?.iter().any(|s| s.name == name) {
+            return Err(
+                Failure::new(code::FAILURE, format!("snapshot `{name}` exists"))
+                    .hint(format!(
+                        "`tmpl snapshot delete {name}` first, or choose another name"
+                    ))
+                    .into(),
+            );
+        }
+        let changes = [
+            format!(
+                "LABEL {}={}",
+                super::spec::LABEL_PROJECT,
+                self.loaded.id.slug
+            ),
+            format!(
+                "LABEL {}={}",
+                super::spec::LABEL_STATE,
+                self.loaded.id.state_dir.display()
+            ),
+        ]
+        .join("\n");
+        self.client.commit(&self.name, &repo, name, &changes)
+    }
+
+    pub(super) fn restore_snapshot(&self, name: &str) -> Result<()> {
+        let image = format!("{}:{name}", self.snapshot_repo());
+        crate::atomic::write(&self.journal(), name.as_bytes(), 0o600)?;
+        if let Some(c) = self.inspect()? {
+            if Self::state_of(&c) == crate::backend::State::Running {
+                self.client.stop_container(&self.name, 10)?;
+            }
+            let _ = self.client.remove_container(&self.aside());
+            self.client.rename_container(&self.name, &self.aside())?;
+        }
+        self.client
+            .tag_image(&image, &self.snapshot_repo(), CURRENT)?;
+        let current = format!("{}:{CURRENT}", self.snapshot_repo());
+        self.create_from(Some(&current))?;
+        self.start()?;
+        self.client.remove_container(&self.aside())?;
+        let _ = std::fs::remove_file(self.journal());
+        Ok(())
+    }
+
+    pub(super) fn delete_snapshot(&self, name: &str) -> Result<()> {
+        self.client
+            .remove_image(&format!("{}:{name}", self.snapshot_repo()), false)?;
+        Ok(())
+    }
+
+    /// Every snapshot of the project, for `rm` (after its container is gone).
+    pub(super) fn remove_snapshots(&self) -> Result<Vec<String>> {
+        let mut removed = Vec::new();
+        let mut names: Vec<String> = self.list_snapshots()?.into_iter().map(|s| s.name).collect();
+        names.push(CURRENT.into());
+        for n in names {
+            let image = format!("{}:{n}", self.snapshot_repo());
+            if self.client.remove_image(&image, true)? && n != CURRENT {
+                removed.push(format!("snapshot {n}"));
+            }
+        }
+        let _ = self.client.remove_container(&self.aside());
+        Ok(removed)
+    }
+
+    pub(super) fn recover_restore(&self) -> Result<Option<String>> {
+        let Ok(name) = std::fs::read_to_string(self.journal()) else {
+            return Ok(None);
+        };
+        let aside = self.client.inspect_container(&self.aside())?;
+        let new = self.inspect()?;
+        let said = match (new, aside) {
+            (Some(_), _) => {
+                let _ = self.client.remove_container(&self.aside());
+                format!("the interrupted restore of snapshot `{name}` had made the new container: it is kept")
+            }
+            (None, Some(_)) => {
+                self.client.rename_container(&self.aside(), &self.name)?;
+                format!("the interrupted restore of snapshot `{name}` was undone: the container is as it was before")
+            }
+            (None, None) => {
+                format!("the interrupted restore of snapshot `{name}` left no container")
+            }
+        };
+        let _ = std::fs::remove_file(self.journal());
+        Ok(Some(said))
+    }
+}
