@@ -64,6 +64,8 @@ pub enum Command {
     Ls(JsonArgs),
     /// Summarise how long operations took on this host (count, median, p95)
     Stats(JsonArgs),
+    /// Save, restore, list or delete snapshots of the guest (never of the project folder)
+    Snapshot(SnapshotArgs),
     /// Run any Vagrant command against the project's VM: `tmpl vagrant -- snapshot save s1`
     Vagrant(VagrantArgs),
     /// Remove leftovers: guests, volumes, networks and files whose project is gone
@@ -123,6 +125,24 @@ pub struct VagrantArgs {
     /// Arguments for `vagrant`
     #[arg(last = true, value_name = "ARGS", required = true)]
     pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    #[command(subcommand)]
+    pub action: SnapshotAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SnapshotAction {
+    /// Save the guest as snapshot NAME (a VM is shut down for it, then started again)
+    Save { name: String },
+    /// Put the guest back as it was in snapshot NAME
+    Restore { name: String },
+    /// List the guest's snapshots: name, time, size
+    List(JsonArgs),
+    /// Delete snapshot NAME
+    Delete { name: String },
 }
 
 #[derive(Debug, Args)]

@@ -9,6 +9,7 @@ mod man;
 mod provision;
 mod render;
 mod rm;
+mod snapshot;
 mod ssh;
 mod ssh_config;
 mod stats;
@@ -49,6 +50,7 @@ pub fn dispatch(cli: Cli, registry: Registry) -> Result<Exit> {
         Command::Ls(a) => ls::run(&ctx, &a),
         Command::Stats(a) => stats::run(&ctx, &a),
         Command::Vagrant(a) => vagrant::run(&ctx, &a),
+        Command::Snapshot(a) => snapshot::run(&ctx, &a),
         Command::Gc(a) => gc::run(&ctx, &a),
         Command::Trust => trust::run(&ctx),
         Command::Doctor(a) => doctor::run(&ctx, &a),

@@ -53,6 +53,10 @@ pub fn run(ctx: &Ctx) -> Result<Exit> {
             )
         }
     };
+    crate::interrupt::install();
+    let mut phases = Phases::new("provision");
+    let endpoint =
+        super::snapshot::before_provision(&loaded, backend.as_ref(), &endpoint, &mut phases)?;
     let access = Access::new(&loaded.id.slug, &loaded.id.state_dir);
     access.write_config(&endpoint)?;
     let target = Target {
@@ -60,8 +64,6 @@ pub fn run(ctx: &Ctx) -> Result<Exit> {
         access: &access,
         endpoint: &endpoint,
     };
-    crate::interrupt::install();
-    let mut phases = Phases::new("provision");
     let result = phases.run("provision", &provision::label(&script, None), || {
         provision::run(&target, &script, &approved)
     });

@@ -18,6 +18,7 @@ pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<Exit> {
     let loaded = ctx.load()?;
     let _lock = ctx.lock(&loaded)?;
     let backend = ctx.backend(&loaded, backend::Connect::MayStart)?;
+    super::snapshot::recover(backend.as_ref())?;
     let mut phases = Phases::new("up");
     let state = backend.live()?.state;
     let will_provision = provision_wanted(&loaded, state, args);
@@ -43,22 +44,8 @@ pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<Exit> {
     let (outcome, endpoint) = backend
         .up(&mut phases)
         .map_err(|e| phases.record_error(&ctx.dirs.state, &loaded.id.slug, &infra, e))?;
-    // The one place SSH is set up, for every kind of guest: a new guest has new host keys,
-    // and the config follows the guest wherever it is now.
-    let access = Access::new(&loaded.id.slug, &loaded.id.state_dir);
-    if outcome == UpOutcome::Created {
-        access.forget_host_keys();
-    }
-    let moved = access.write_config(&endpoint)?;
-    // A running guest is only trusted to be reachable when nothing changed and its SSH port
-    // accepts a connection: an earlier `up` may have been interrupted while sshd started.
-    if outcome != UpOutcome::AlreadyRunning || moved || !crate::ssh::port_open(&endpoint) {
-        phases
-            .run("ssh", "waiting for SSH", || {
-                backend.wait_ready(&access, SSH_TIMEOUT)
-            })
-            .map_err(|e| phases.record_error(&ctx.dirs.state, &loaded.id.slug, &infra, e))?;
-    }
+    let access = reach(&loaded, backend.as_ref(), outcome, &endpoint, &mut phases)
+        .map_err(|e| phases.record_error(&ctx.dirs.state, &loaded.id.slug, &infra, e))?;
     if outcome == UpOutcome::Created {
         backend
             .settle(&access, &mut phases)
@@ -67,6 +54,7 @@ pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<Exit> {
     projects::remember(&ctx.dirs.state, &loaded)?;
     let provisioned = provision_step(
         &loaded,
+        backend.as_ref(),
         &approved,
         &access,
         &endpoint,
@@ -106,6 +94,30 @@ pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<Exit> {
     Ok(Exit::Success)
 }
 
+/// The one place SSH is set up, for every kind of guest (`up`, and `snapshot` bringing one
+/// back): a new guest has new host keys, and the config follows the guest wherever it is now.
+pub(super) fn reach(
+    loaded: &crate::context::Loaded,
+    backend: &dyn crate::backend::Backend,
+    outcome: UpOutcome,
+    endpoint: &crate::ssh::Endpoint,
+    phases: &mut Phases,
+) -> Result<Access> {
+    let access = Access::new(&loaded.id.slug, &loaded.id.state_dir);
+    if outcome == UpOutcome::Created {
+        access.forget_host_keys();
+    }
+    let moved = access.write_config(endpoint)?;
+    // A running guest is only trusted to be reachable when nothing changed and its SSH port
+    // accepts a connection: an earlier `up` may have been interrupted while sshd started.
+    if outcome != UpOutcome::AlreadyRunning || moved || !crate::ssh::port_open(endpoint) {
+        phases.run("ssh", "waiting for SSH", || {
+            backend.wait_ready(&access, SSH_TIMEOUT)
+        })?;
+    }
+    Ok(access)
+}
+
 /// Whether this `up` is going to provision (so its files must be approved first): a guest to
 /// be created always, an existing one until a run has succeeded; the flags override.
 fn provision_wanted(loaded: &crate::context::Loaded, state: backend::State, args: &UpArgs) -> bool {
@@ -120,8 +132,10 @@ fn provision_wanted(loaded: &crate::context::Loaded, state: backend::State, args
 /// Provisions the guest when it needs it (see `provision`): a new guest always, an existing
 /// one until a run has succeeded; `--provision` and `--no-provision` override. Returns
 /// whether it ran.
+#[allow(clippy::too_many_arguments)]
 fn provision_step(
     loaded: &crate::context::Loaded,
+    backend: &dyn crate::backend::Backend,
     approved: &crate::trust::Approved,
     access: &Access,
     endpoint: &crate::ssh::Endpoint,
@@ -151,6 +165,7 @@ fn provision_step(
         }
         return Ok(false);
     };
+    let endpoint = &super::snapshot::before_provision(loaded, backend, endpoint, phases)?;
     let target = Target {
         loaded,
         access,

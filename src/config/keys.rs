@@ -22,6 +22,7 @@ pub const KEYS: &[Key] = &[
     Key { name: "EGRESS", required: false, meaning: "what the guest may connect to: `internet` (the default: public addresses only, no LAN, tailnet, host or other guest), `none`, or `open` (no fence)" },
     Key { name: "EGRESS_ALLOW", required: false, meaning: "comma-separated host names, addresses or CIDRs, each optionally `:PORT`, let through on top of `EGRESS`; `host:PORT` is the host itself" },
     Key { name: "PORTS", required: false, meaning: "comma-separated `[HOST_IP:]HOST_PORT:GUEST_PORT[/tcp|/udp]`; host IP defaults to 127.0.0.1" },
+    Key { name: "SNAPSHOT_BEFORE_PROVISION", required: false, meaning: "`yes`: take the snapshot `pre-provision` before each provisioning run (`no`, the default)" },
     Key { name: "PROVISION_SCRIPT", required: false, meaning: "path relative to the project: `.yml`/`.yaml` is an Ansible playbook, anything else a script run in the guest as root" },
     Key { name: "SYNC", required: false, meaning: "the project folder in the guest: `rw` (the default), `ro` or `none`" },
     Key { name: "SYNC_PATH", required: false, meaning: "where the project folder appears in the guest, an absolute path; default the same path as on the host" },

@@ -216,6 +216,8 @@ pub struct Config {
     pub egress_allow: Vec<Allow>,
     pub ports: Vec<PortForward>,
     pub provision: Option<Provision>,
+    /// `SNAPSHOT_BEFORE_PROVISION=yes`: the snapshot `pre-provision` before each run.
+    pub snapshot_before_provision: bool,
     /// `None` with `SYNC=none`.
     pub sync: Option<SyncFolder>,
     pub session: Option<Session>,

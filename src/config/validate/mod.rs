@@ -227,6 +227,18 @@ pub fn validate(
     let egress_allow = egress::check_allow(&mut c);
     let ports = check_ports(&mut c);
     let provision = check_provision(&mut c, project_dir);
+    let snapshot_before_provision = match c.optional("SNAPSHOT_BEFORE_PROVISION").as_deref() {
+        None | Some("no") => false,
+        Some("yes") => true,
+        Some(_) => {
+            c.problem(
+                "SNAPSHOT_BEFORE_PROVISION",
+                "`yes` or `no`",
+                Some("SNAPSHOT_BEFORE_PROVISION=yes".into()),
+            );
+            false
+        }
+    };
     let sync = check_sync(&mut c, project_dir, infra);
     let session = check_session(&mut c);
     let protect = check_protect(&mut c);
@@ -269,6 +281,7 @@ pub fn validate(
         egress_allow,
         ports,
         provision,
+        snapshot_before_provision,
         sync,
         session,
         protect,
