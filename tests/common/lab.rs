@@ -82,23 +82,9 @@ impl Lab {
             listeners: Vec::new(),
         };
         for (ns, veth, host_addr, ns_addr) in SPACES {
-            clean(ns, veth);
-            host_ok("ip", &["netns", "add", ns]);
-            lab.spaces.push(Ns {
-                name: ns.to_string(),
-                veth: veth.to_string(),
-            });
-            host_ok(
-                "ip",
-                &[
-                    "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns,
-                ],
-            );
+            lab.space(ns, veth, ns_addr);
             host_ok("ip", &["addr", "add", host_addr, "dev", veth]);
             host_ok("ip", &["link", "set", veth, "up"]);
-            host_ok("ip", &["-n", ns, "addr", "add", ns_addr, "dev", "eth0"]);
-            host_ok("ip", &["-n", ns, "link", "set", "lo", "up"]);
-            host_ok("ip", &["-n", ns, "link", "set", "eth0", "up"]);
             let addr = ns_addr.split('/').next().unwrap();
             lab.listeners.push(python(Some(ns), addr, PORT));
             lab.listeners.push(python(Some(ns), addr, OTHER_PORT));
@@ -116,37 +102,30 @@ impl Lab {
         lab
     }
 
-    /// A host on a test bridge (the LAN of a bridged VM): namespace `ns` joined to `bridge`
-    /// by a veth, at `addr` (a /24), listening on `PORT`.
-    pub fn host_on_bridge(&mut self, ns: &str, veth: &str, bridge: &str, addr: &str) {
+    /// Namespace `ns` with `eth0` at `ns_addr`, joined to the host by the veth `veth`
+    /// (whatever a failed run left of either is removed first).
+    fn space(&mut self, ns: &str, veth: &str, ns_addr: &str) {
         clean(ns, veth);
         host_ok("ip", &["netns", "add", ns]);
         self.spaces.push(Ns {
             name: ns.into(),
             veth: veth.into(),
         });
-        host_ok(
-            "ip",
-            &[
-                "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns,
-            ],
-        );
-        host_ok("ip", &["link", "set", veth, "master", bridge]);
-        host_ok("ip", &["link", "set", veth, "up"]);
-        host_ok(
-            "ip",
-            &[
-                "-n",
-                ns,
-                "addr",
-                "add",
-                &format!("{addr}/24"),
-                "dev",
-                "eth0",
-            ],
-        );
+        let peer = [
+            "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns,
+        ];
+        host_ok("ip", &peer);
+        host_ok("ip", &["-n", ns, "addr", "add", ns_addr, "dev", "eth0"]);
         host_ok("ip", &["-n", ns, "link", "set", "lo", "up"]);
         host_ok("ip", &["-n", ns, "link", "set", "eth0", "up"]);
+    }
+
+    /// A host on a test bridge (the LAN of a bridged VM): namespace `ns` joined to `bridge`
+    /// by a veth, at `addr` (a /24), listening on `PORT`.
+    pub fn host_on_bridge(&mut self, ns: &str, veth: &str, bridge: &str, addr: &str) {
+        self.space(ns, veth, &format!("{addr}/24"));
+        host_ok("ip", &["link", "set", veth, "master", bridge]);
+        host_ok("ip", &["link", "set", veth, "up"]);
         self.listeners.push(python(Some(ns), addr, PORT));
         std::thread::sleep(std::time::Duration::from_millis(300));
     }

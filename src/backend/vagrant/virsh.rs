@@ -83,15 +83,20 @@ pub fn shut_down(name: &str, timeout: std::time::Duration) -> Result<bool> {
     Ok(true)
 }
 
-/// Every domain name starting with `prefix` (for leftovers).
-pub fn domains_with_prefix(prefix: &str) -> Result<Vec<String>> {
-    let out = virsh().args(["list", "--all", "--name"]).read()?;
+/// The names `virsh LIST --all --name` prints that start with `prefix` (for leftovers).
+fn names_with_prefix(list: &str, prefix: &str) -> Result<Vec<String>> {
+    let out = virsh().args([list, "--all", "--name"]).read()?;
     Ok(out
         .lines()
         .map(str::trim)
         .filter(|n| n.starts_with(prefix))
         .map(str::to_owned)
         .collect())
+}
+
+/// Every domain name starting with `prefix`.
+pub fn domains_with_prefix(prefix: &str) -> Result<Vec<String>> {
+    names_with_prefix("list", prefix)
 }
 
 /// The XML of a VM's own network: NAT out through the host, DHCP and DNS from libvirt's
@@ -205,15 +210,9 @@ pub fn remove_network(name: &str) -> Result<bool> {
     Ok(true)
 }
 
-/// Every network name starting with `prefix` (for leftovers).
+/// Every network name starting with `prefix`.
 pub fn networks_with_prefix(prefix: &str) -> Result<Vec<String>> {
-    let out = virsh().args(["net-list", "--all", "--name"]).read()?;
-    Ok(out
-        .lines()
-        .map(str::trim)
-        .filter(|n| n.starts_with(prefix))
-        .map(str::to_owned)
-        .collect())
+    names_with_prefix("net-list", prefix)
 }
 
 /// The networks the domain's interfaces are on.
