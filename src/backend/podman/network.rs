@@ -49,16 +49,37 @@ pub fn ensure(client: &Client, net: &ExtraNetwork, slug: &str) -> Result<()> {
     if let Some(p) = &net.parent {
         options.insert("parent".to_owned(), p.clone());
     }
+    let ipam = IpamConfig {
+        subnet,
+        ..Default::default()
+    };
+    let labels = [(LABEL_PROJECT, slug.to_owned())];
+    let hint = "another network may already use this subnet: `podman network ls`";
+    create(client, &net.name, net.driver, options, &labels, ipam, hint)
+}
+
+/// Creates a network labelled for its project; a failure names it, with `hint`.
+fn create(
+    client: &Client,
+    name: &str,
+    driver: &str,
+    options: HashMap<String, String>,
+    labels: &[(&str, String)],
+    ipam: IpamConfig,
+    hint: &str,
+) -> Result<()> {
     let req = NetworkCreateRequest {
-        name: net.name.clone(),
-        driver: Some(net.driver.to_owned()),
+        name: name.to_owned(),
+        driver: Some(driver.to_owned()),
         options: Some(options),
-        labels: Some(HashMap::from([(LABEL_PROJECT.to_owned(), slug.to_owned())])),
+        labels: Some(
+            labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+        ),
         ipam: Some(Ipam {
-            config: Some(vec![IpamConfig {
-                subnet,
-                ..Default::default()
-            }]),
+            config: Some(vec![ipam]),
             ..Default::default()
         }),
         ..Default::default()
@@ -66,11 +87,11 @@ pub fn ensure(client: &Client, net: &ExtraNetwork, slug: &str) -> Result<()> {
     client.create_network(req).map_err(|e| {
         Failure::new(
             code::FAILURE,
-            format!("cannot create network `{}`: {e}", net.name),
+            format!("cannot create network `{name}`: {e}"),
         )
-        .hint("another network may already use this subnet: `podman network ls`")
-    })?;
-    Ok(())
+        .hint(hint)
+        .into()
+    })
 }
 
 /// The project's own bridge network, on the subnet and bridge name `net` says. One that
@@ -99,38 +120,21 @@ pub fn ensure_own(client: &Client, name: &str, net: &GuestNet, slug: &str) -> Re
         .hint("it was made by an older tmpl: `tmpl rm` then `tmpl up` makes the guest anew, fenced")
         .into());
     }
-    let req = NetworkCreateRequest {
-        name: name.to_owned(),
-        driver: Some("bridge".into()),
-        options: Some(HashMap::from([(
-            BRIDGE_OPTION.to_owned(),
-            net.bridge.clone(),
-        )])),
-        labels: Some(HashMap::from([
-            (LABEL_PROJECT.to_owned(), slug.to_owned()),
-            (LABEL_BRIDGE.to_owned(), net.bridge.clone()),
-        ])),
-        ipam: Some(Ipam {
-            config: Some(vec![IpamConfig {
-                subnet: Some(net.subnet.to_string()),
-                gateway: Some(net.gateway().to_string()),
-                ..Default::default()
-            }]),
-            ..Default::default()
-        }),
+    let options = HashMap::from([(BRIDGE_OPTION.to_owned(), net.bridge.clone())]);
+    let labels = [
+        (LABEL_PROJECT, slug.to_owned()),
+        (LABEL_BRIDGE, net.bridge.clone()),
+    ];
+    let ipam = IpamConfig {
+        subnet: Some(net.subnet.to_string()),
+        gateway: Some(net.gateway().to_string()),
         ..Default::default()
     };
-    client.create_network(req).map_err(|e| {
-        Failure::new(
-            code::FAILURE,
-            format!("cannot create network `{name}`: {e}"),
-        )
-        .hint(format!(
-            "another network may use {}: `podman network ls`, `ip route`",
-            net.subnet
-        ))
-        .into()
-    })
+    let hint = format!(
+        "another network may use {}: `podman network ls`, `ip route`",
+        net.subnet
+    );
+    create(client, name, "bridge", options, &labels, ipam, &hint)
 }
 
 /// Podman's name for the bridge's interface in Docker's API (`network_interface` inside).
