@@ -87,6 +87,42 @@ fn a_container_goes_back_and_the_project_folder_stays() {
     let out = empty.run(&["snapshot", "restore", "one"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("has no guest"));
 
+    // Ctrl+C in the middle of a restore: it finishes, tmpl exits 130, the guest is the
+    // snapshot's, and the next command finds nothing half done
+    p.sh("echo three > /root/marker");
+    let (code, err) = signal_at(
+        &p,
+        &["snapshot", "restore", "one"],
+        "==> restoring snapshot",
+        libc::SIGINT,
+    );
+    assert_eq!(code, Some(130), "{err}");
+    assert_eq!(
+        p.sh("cat /root/marker"),
+        "one",
+        "the new state, not half of it"
+    );
+    assert_eq!(
+        podman_labelled(&p.slug()).len(),
+        1,
+        "no container left aside"
+    );
+    // and kill -9 in the middle: the next command finishes or undoes it, and says which
+    p.sh("echo four > /root/marker");
+    let (code, _) = signal_at(
+        &p,
+        &["snapshot", "restore", "one"],
+        "==> restoring snapshot",
+        libc::SIGKILL,
+    );
+    assert_eq!(code, None);
+    let out = p.run(&["up"]);
+    assert!(out.status.success());
+    let marker = p.sh("cat /root/marker");
+    assert!(marker == "one" || marker == "four", "{marker}");
+    assert_eq!(podman_labelled(&p.slug()).len(), 1, "exactly one container");
+    p.ok(&["snapshot", "restore", "one"]);
+
     // a deleted snapshot leaves the container that runs from it alone
     p.ok(&["snapshot", "delete", "one"]);
     assert!(names(&p).is_empty());
