@@ -17,6 +17,7 @@ pub mod interrupt;
 pub mod leftovers;
 pub mod lock;
 pub mod output;
+pub mod person;
 pub mod preflight;
 pub mod process;
 pub mod project;

@@ -31,6 +31,8 @@ pub struct Project {
     pub auto_trust: bool,
     /// XDG dirs shared with other projects (one user's many projects), instead of its own.
     pub shared_xdg: Option<PathBuf>,
+    /// tmpl runs as this ordinary user, in a folder they own; root otherwise.
+    pub user: Option<user::RunAs>,
 }
 
 impl Project {
@@ -50,13 +52,32 @@ impl Project {
             auto_driver: false,
             auto_trust: true,
             shared_xdg: None,
+            user: None,
         }
+    }
+
+    /// A project of an ordinary user's, in a folder of theirs: tmpl runs as them.
+    pub fn new_as(u: &user::TestUser, folder: &str, env: &str) -> Project {
+        let mut p = Project::new(folder, env);
+        u.own(p.root.path());
+        p.user = Some(u.run_as());
+        p
     }
 
     pub fn write(&self, rel: &str, text: &str) {
         let p = self.dir.join(rel);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, text).unwrap();
+        if let Some(u) = &self.user {
+            host_ok(
+                "chown",
+                &[
+                    "-R",
+                    &format!("{}:{}", u.uid, u.gid),
+                    &self.dir.to_string_lossy(),
+                ],
+            );
+        }
     }
 
     pub fn xdg(&self) -> PathBuf {
@@ -79,7 +100,10 @@ impl Project {
         // another build of tmpl, to watch an attack succeed on code from before its fix
         let bin =
             std::env::var("TMPL_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_tmpl").into());
-        let mut c = Command::new(bin);
+        let mut c = match &self.user {
+            Some(u) => u.command("tmpl"),
+            None => Command::new(bin),
+        };
         c.args(args)
             .current_dir(&self.dir)
             .env("NO_COLOR", "1")
@@ -404,3 +428,4 @@ pub fn setup_from_a_doomed_folder() {
 }
 
 pub mod lab;
+pub mod user;

@@ -1,8 +1,10 @@
 //! Finding Podman's API socket and talking to it.
 //!
 //! bollard's `connect_with_socket_defaults()` ignores `DOCKER_HOST`, so the socket is chosen
-//! here: `CONTAINER_HOST`, then `DOCKER_HOST` (unix sockets), then the rootless socket in
-//! `$XDG_RUNTIME_DIR`, then the system one.
+//! here: `CONTAINER_HOST`, then `DOCKER_HOST` (unix sockets); else root's guests go to the
+//! system service and a person's to their own rootless Podman, in their runtime folder
+//! (`person::runtime_dir`). A person never falls back to root's service: their guests would
+//! run as root, and its files in their project would not be theirs.
 //!
 //! `connect` only finds a service that answers. `connect_or_start` (for commands that act on
 //! a guest) also starts a transient API service when none does, one that exits after five
@@ -37,10 +39,12 @@ pub fn candidates() -> Vec<(PathBuf, &'static str)> {
             }
         }
     }
-    if let Some(d) = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
-        out.push((PathBuf::from(d).join("podman/podman.sock"), "rootless"));
+    if crate::person::is_root() {
+        out.push((PathBuf::from("/run/podman/podman.sock"), "system"));
+    } else {
+        let dir = crate::person::runtime_dir();
+        out.push((dir.join("podman/podman.sock"), "rootless"));
     }
-    out.push((PathBuf::from("/run/podman/podman.sock"), "system"));
     out
 }
 
@@ -99,7 +103,11 @@ fn connect_with(start: bool) -> Result<Client> {
         f = f.detail(format!("tried {} ({why})", p.display()));
     }
     Err(f
-        .hint("start it: `systemctl --user enable --now podman.socket` (rootless), `systemctl enable --now podman.socket` (root), or `podman system service --time=0 &`; `tmpl doctor` checks it")
+        .hint(if crate::person::is_root() {
+            "start it: `systemctl enable --now podman.socket`, or `podman system service --time=0 &`; `tmpl doctor` checks it"
+        } else {
+            "start your own: `systemctl --user enable --now podman.socket`, or `podman system service --time=0 &`; `tmpl doctor` says what your account lacks for rootless Podman"
+        })
         .into())
 }
 
@@ -111,12 +119,27 @@ fn start_transient(
     if crate::process::which("podman").is_none() {
         return Ok(None);
     }
-    let Some((path, _)) = tried.iter().rev().find(|(p, _)| {
-        p.parent()
-            .is_some_and(|d| std::fs::create_dir_all(d).is_ok())
-    }) else {
+    let Some((path, _)) = tried.last() else {
         return Ok(None);
     };
+    let rootless = !crate::person::is_root();
+    if rootless {
+        let rt = crate::person::runtime_dir();
+        crate::person::ensure_runtime_dir(&rt).map_err(|why| {
+            Failure::new(code::UNAVAILABLE, "no private runtime folder for your Podman")
+                .detail(why)
+                .hint(format!(
+                    "remove it if it is not yours, or set XDG_RUNTIME_DIR to a folder only you can write; tmpl starts your Podman's socket in {}",
+                    rt.join("podman").display()
+                ))
+        })?;
+    }
+    let Some(dir) = path.parent() else {
+        return Ok(None);
+    };
+    if std::fs::create_dir_all(dir).is_err() {
+        return Ok(None);
+    }
     ui::info(format!(
         "starting a Podman API service on {} (it exits after 5 idle minutes)",
         path.display()
@@ -125,7 +148,12 @@ fn start_transient(
     // setsid: the service must not die with tmpl's terminal, nor hold tmpl's pipes or locks.
     // It starts in `/`: it outlives tmpl, and its containers' conmon inherit its folder, so a
     // project folder deleted later would break every container start.
-    let spawned = std::process::Command::new("setsid")
+    let mut service = std::process::Command::new("setsid");
+    if rootless {
+        // the service keeps its state where the person's own `podman` looks for it
+        service.env("XDG_RUNTIME_DIR", crate::person::runtime_dir());
+    }
+    let spawned = service
         .args(["podman", "system", "service", "--time=300"])
         .arg(format!("unix://{}", path.display()))
         .current_dir("/")

@@ -1,0 +1,105 @@
+//! Who runs tmpl: root, who keeps the host's system services, or an ordinary person, whose
+//! guests run under their own uid (rootless Podman, their own Vagrant home) and whose names
+//! on shared services (libvirt's domains, volumes, networks) carry their uid.
+
+use std::path::PathBuf;
+
+pub fn uid() -> u32 {
+    // SAFETY: getuid has no preconditions and cannot fail
+    unsafe { libc::geteuid() }
+}
+
+pub fn gid() -> u32 {
+    // SAFETY: getegid has no preconditions and cannot fail
+    unsafe { libc::getegid() }
+}
+
+pub fn is_root() -> bool {
+    uid() == 0
+}
+
+/// The person's runtime folder, where their rootless Podman keeps its socket: the one Podman
+/// itself picks, so `podman` in the person's shell and tmpl see the same containers.
+/// `$XDG_RUNTIME_DIR`; without it (no logind, as on hosts without systemd) `/run/user/UID`
+/// when that is theirs; else `$TMPDIR/podman-run-UID`, Podman's own fallback.
+pub fn runtime_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(d);
+    }
+    let uid = uid();
+    let run_user = PathBuf::from(format!("/run/user/{uid}"));
+    if owned_private_dir(&run_user).is_ok() {
+        return run_user;
+    }
+    std::env::temp_dir().join(format!("podman-run-{uid}"))
+}
+
+/// Is `dir` a real folder (not a symlink) of this person's that nobody else may write? A
+/// runtime folder someone else made first could hand them the person's Podman socket.
+pub fn owned_private_dir(dir: &std::path::Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::symlink_metadata(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    if !m.is_dir() {
+        return Err(format!("{} is not a folder", dir.display()));
+    }
+    if m.uid() != uid() {
+        return Err(format!(
+            "{} belongs to uid {}, not to you (uid {})",
+            dir.display(),
+            m.uid(),
+            uid()
+        ));
+    }
+    if m.mode() & 0o022 != 0 {
+        return Err(format!(
+            "{} can be written by others (mode {:o})",
+            dir.display(),
+            m.mode() & 0o777
+        ));
+    }
+    Ok(())
+}
+
+/// Makes the runtime folder, private, if it does not exist; refuses one that is not safe.
+pub fn ensure_runtime_dir(dir: &std::path::Path) -> Result<(), String> {
+    use std::os::unix::fs::DirBuilderExt;
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => owned_private_dir(dir),
+        Err(e) => Err(format!("cannot create {}: {e}", dir.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_runtime_folder_of_someone_else_or_open_to_all_is_refused() {
+        let t = tempfile::tempdir().unwrap();
+        let mine = t.path().join("rt");
+        ensure_runtime_dir(&mine).unwrap();
+        assert!(owned_private_dir(&mine).is_ok());
+        let open = t.path().join("open");
+        std::fs::create_dir(&open).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(ensure_runtime_dir(&open)
+            .unwrap_err()
+            .contains("written by others"));
+        let link = t.path().join("link");
+        std::os::unix::fs::symlink(&mine, &link).unwrap();
+        assert!(owned_private_dir(&link)
+            .unwrap_err()
+            .contains("not a folder"));
+        if !is_root() {
+            return;
+        }
+        let theirs = t.path().join("theirs");
+        std::fs::create_dir(&theirs).unwrap();
+        std::os::unix::fs::chown(&theirs, Some(12345), None).unwrap();
+        assert!(owned_private_dir(&theirs)
+            .unwrap_err()
+            .contains("uid 12345"));
+    }
+}
