@@ -299,3 +299,134 @@ fn a_bridged_vm_cannot_lift_its_fence() {
     drop(bridge);
     probes.assert_all_right();
 }
+
+#[test]
+#[cfg_attr(
+    not(feature = "e2e"),
+    ignore = "needs the real stack: `make test`, or `cargo test --features e2e` after `make setup fixtures`"
+)]
+fn a_persons_containers_are_fenced_inside_their_rootless_podman() {
+    let lab = Lab::new();
+    let _ = &lab;
+    let user = user::TestUser::new("tmpl-e2e-fence", 2331);
+    user.load_image(CONTAINER_IMAGE);
+    let mut probes = Probes::default();
+    let other = Project::new_as(&user, "neighbour", &ct_env("EGRESS=open\n"));
+    let other_ip = other_guest(&other);
+    probes.expect("open neighbour: LAN host", true, reach(&other, LAN, PORT));
+
+    let p = Project::new_as(&user, "agent", &ct_env(""));
+    let up = p.run(&["up"]);
+    assert!(up.status.success());
+    default_probes(&mut probes, &p, &other_ip, "rootless container");
+    let status = p.status();
+    assert!(
+        status["fence"]
+            .as_str()
+            .unwrap()
+            .contains("in force: nft table inet tmpl-"),
+        "{status}"
+    );
+    assert!(
+        nft_table(&p.slug(), "inet").is_none(),
+        "a person's fence is not on the host's firewall"
+    );
+    let dns = p.sh(&format!(
+        "getent hosts tmpl-{}.dns.podman || true",
+        p.slug()
+    ));
+    probes.expect("rootless container: DNS resolves", true, !dns.is_empty());
+
+    p.write(
+        ".env",
+        &ct_env(&format!("EGRESS_ALLOW={LAN}:{PORT},host:{HOST_PORT}\n")),
+    );
+    p.ok(&["up"]);
+    probes.expect(
+        "rootless allow: the LAN host's port",
+        true,
+        reach(&p, LAN, PORT),
+    );
+    probes.expect(
+        "rootless allow: the LAN host's other port",
+        false,
+        reach(&p, LAN, OTHER_PORT),
+    );
+    // from a person's Podman the host is one of its own addresses, not the gateway
+    probes.expect(
+        "rootless allow: host:PORT",
+        true,
+        reach(&p, HOST_PUBLIC, HOST_PORT),
+    );
+    probes.expect(
+        "rootless allow: tailnet host",
+        false,
+        reach(&p, TAILNET, PORT),
+    );
+
+    p.write(".env", &ct_env("EGRESS=none\n"));
+    p.ok(&["up"]);
+    probes.expect("rootless none: internet", false, reach(&p, INTERNET, PORT));
+
+    // every container of the person's stops: Podman drops its namespace, and the next `up`
+    // brings the fence into the new one before the guest runs
+    p.write(".env", &ct_env(""));
+    p.ok(&["stop"]);
+    other.ok(&["stop"]);
+    p.ok(&["up"]);
+    probes.expect(
+        "after a new namespace: LAN host",
+        false,
+        reach(&p, LAN, PORT),
+    );
+    probes.expect(
+        "after a new namespace: internet",
+        true,
+        reach(&p, INTERNET, PORT),
+    );
+
+    // the person's Podman service goes away and comes back: the namespace, and the fence in
+    // it, stay with the running container
+    let rt = format!("/tmp/podman-run-{}/podman/podman.tmpl-pid", user.uid);
+    stop_pid(&rt);
+    probes.expect(
+        "after Podman restarts: LAN host",
+        false,
+        reach(&p, LAN, PORT),
+    );
+    probes.expect(
+        "after Podman restarts: internet",
+        true,
+        reach(&p, INTERNET, PORT),
+    );
+    let table = status["fence"]
+        .as_str()
+        .unwrap()
+        .split("nft table inet ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let tables = || {
+        user.ok(
+            "podman",
+            &[
+                "unshare",
+                "--rootless-netns",
+                "/usr/sbin/nft",
+                "list",
+                "tables",
+            ],
+        )
+    };
+    assert!(tables().contains(&table), "{}", tables());
+    p.ok(&["rm", "-f"]);
+    assert!(
+        !tables().contains(&table),
+        "rm removes the fence: {}",
+        tables()
+    );
+    probes.assert_all_right();
+}

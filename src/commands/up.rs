@@ -34,16 +34,28 @@ pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<Exit> {
     let infra = loaded.config.infra_type.to_string();
     // The fence goes up before the guest runs, on every `up`: a rule the host lost (a
     // reboot, a flushed ruleset) is back before the guest can use the gap.
-    if let Some(net) = backend.network()? {
+    let net = backend.network()?;
+    if let Some(net) = &net {
         phases
             .run("fence", "fencing the guest's network", || {
-                crate::fence::enforce(&loaded, &net)
+                crate::fence::enforce(&loaded, net)
             })
             .map_err(|e| phases.record_error(&ctx.dirs.state, &loaded.id.slug, &infra, e))?;
     }
     let (outcome, endpoint) = backend
         .up(&mut phases)
         .map_err(|e| phases.record_error(&ctx.dirs.state, &loaded.id.slug, &infra, e))?;
+    // A person's Podman removes its network namespace, fence and all, when their last
+    // container stops, and makes a new one at the next start: a start that raced another
+    // project's stop is in a namespace without the fence. Checked again once it runs.
+    if let Some(net) = &net {
+        if crate::fence::holder_for(loaded.config.infra_type)
+            == crate::fence::Holder::RootlessPodman
+        {
+            crate::fence::enforce(&loaded, net)
+                .map_err(|e| phases.record_error(&ctx.dirs.state, &loaded.id.slug, &infra, e))?;
+        }
+    }
     let access = reach(&loaded, backend.as_ref(), outcome, &endpoint, &mut phases)
         .map_err(|e| phases.record_error(&ctx.dirs.state, &loaded.id.slug, &infra, e))?;
     if outcome == UpOutcome::Created {

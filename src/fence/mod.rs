@@ -9,6 +9,13 @@
 //! replaced atomically), `rm` deletes it. It does not depend on libvirtd or Podman: they can
 //! restart, re-create the bridge, and the rules still hold it, because they name the bridge.
 //!
+//! Where the tables live (`Holder`): root's are the host's own firewall. A person's
+//! containers run in rootless Podman, whose bridges are inside a network namespace of the
+//! person's (Podman's "rootless netns", which reaches out through slirp4netns): the person is
+//! root there, so their fence is written there, with the host's own addresses closed as
+//! destinations. Root in the container is in another namespace and cannot reach it. A
+//! person's VMs are on libvirt's host bridges, whose firewall only root writes: `up` says so.
+//!
 //! `EGRESS_ALLOW` names are resolved on the host at `up` and every `REFRESH` after by a small
 //! background process (`tmpl __fence-refresh`), which exits when the table is gone. Each
 //! address stays allowed for `rules::NAME_TIMEOUT` after it was last seen.
@@ -16,7 +23,7 @@
 pub mod net;
 pub mod rules;
 
-use crate::config::{AllowTarget, Egress};
+use crate::config::{AllowTarget, Egress, InfraType};
 use crate::context::Loaded;
 use crate::error::{code, Failure};
 use crate::process::Cmd;
@@ -44,11 +51,73 @@ struct Names {
     names: Vec<(String, Option<u16>)>,
 }
 
-/// Whether this host can hold a fence for this user, and why not.
+/// Where a fence's tables are written: the host's firewall, or the network namespace of
+/// this person's rootless Podman.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holder {
+    Host,
+    RootlessPodman,
+}
+
+impl Holder {
+    /// Root's fences are the host's; a person's are in their Podman's namespace.
+    pub fn of_person() -> Holder {
+        if crate::person::is_root() {
+            Holder::Host
+        } else {
+            Holder::RootlessPodman
+        }
+    }
+
+    fn nft(self) -> Cmd {
+        let nft = crate::process::which_sbin("nft").unwrap_or_else(|| "nft".into());
+        match self {
+            Holder::Host => Cmd::new(nft),
+            // `unshare --rootless-netns` makes the namespace when none is there yet, and
+            // the next container of the person's starts in it, fence and all
+            Holder::RootlessPodman => Cmd::new("podman")
+                .args(["unshare", "--rootless-netns"])
+                .arg(nft)
+                .env("XDG_RUNTIME_DIR", crate::person::runtime_dir()),
+        }
+    }
+
+    /// Whether the namespace is there to hold tables (without making one).
+    fn present(self) -> bool {
+        match self {
+            Holder::Host => true,
+            Holder::RootlessPodman => std::fs::read_dir(crate::person::runtime_dir().join("netns"))
+                .map(|d| {
+                    d.flatten().any(|e| {
+                        e.file_name()
+                            .to_string_lossy()
+                            .starts_with("rootless-netns")
+                    })
+                })
+                .unwrap_or(false),
+        }
+    }
+
+    fn place(self) -> &'static str {
+        match self {
+            Holder::Host => "on the host",
+            Holder::RootlessPodman => "in your rootless Podman's network namespace",
+        }
+    }
+}
+
+/// Whether this host can hold a fence for this person's guests, and why not.
 pub fn can_enforce() -> Result<String, (String, String)> {
-    may_enforce()?;
-    match Cmd::new("nft").args(["list", "tables"]).output() {
-        Ok(o) if o.success() => Ok("nftables answers; guests are fenced on the host".into()),
+    let holder = Holder::of_person();
+    may_enforce(holder)?;
+    if !holder.present() {
+        return Ok("your rootless Podman makes its network namespace with your first container; its fence is written there".into());
+    }
+    match holder.nft().args(["list", "tables"]).output() {
+        Ok(o) if o.success() => Ok(format!(
+            "nftables answers; guests are fenced {}",
+            holder.place()
+        )),
         Ok(o) => Err((
             format!("nft cannot list tables: {}", o.stderr.trim()),
             "load the kernel's nf_tables module (`modprobe nf_tables`)".into(),
@@ -62,21 +131,48 @@ pub fn can_enforce() -> Result<String, (String, String)> {
 
 /// The part of `can_enforce` that costs no process: `up` runs it every time, and a kernel
 /// without nftables shows in `nft`'s own error.
-fn may_enforce() -> Result<(), (String, String)> {
-    if crate::process::which("nft").is_none() {
+fn may_enforce(holder: Holder) -> Result<(), (String, String)> {
+    if crate::process::which_sbin("nft").is_none() {
         return Err((
             "`nft` is not installed".into(),
             "install nftables (`make setup` does)".into(),
         ));
     }
-    // SAFETY: geteuid has no preconditions
-    if unsafe { libc::geteuid() } != 0 {
+    if holder == Holder::Host && !crate::person::is_root() {
         return Err((
-            "only root can write the host's firewall, and the fence lives there".into(),
-            "run tmpl as root, or set `EGRESS=open` (no fence) in .env".into(),
+            "a VM's fence is on the host's firewall, by the libvirt bridge it is on, and only root writes that firewall".into(),
+            "run VMs that need the fence as root, use a container (your rootless Podman holds its fence), or set `EGRESS=open` (no fence) in .env".into(),
         ));
     }
     Ok(())
+}
+
+/// Where the fence of a guest of this kind is held, for this person.
+pub fn holder_for(infra: InfraType) -> Holder {
+    match infra {
+        InfraType::Container => Holder::of_person(),
+        InfraType::Vm => Holder::Host,
+    }
+}
+
+/// The host's own addresses, every interface's (`ip -o address`).
+fn host_addrs() -> Vec<std::net::IpAddr> {
+    let Ok(text) = Cmd::new("ip").args(["-o", "address", "show"]).read() else {
+        return Vec::new();
+    };
+    let mut out: Vec<std::net::IpAddr> = text
+        .lines()
+        .filter_map(|l| {
+            let mut w = l
+                .split_whitespace()
+                .skip_while(|w| *w != "inet" && *w != "inet6");
+            w.next()?;
+            w.next()?.split('/').next()?.parse().ok()
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 fn resolve(names: &[(String, Option<u16>)]) -> Resolved {
@@ -94,11 +190,11 @@ fn resolve(names: &[(String, Option<u16>)]) -> Resolved {
     out
 }
 
-fn apply(script: &str) -> Result<()> {
+fn apply(holder: Holder, script: &str) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let file = dir.path().join("fence.nft");
     std::fs::write(&file, script)?;
-    let out = Cmd::new("nft").arg("-f").arg(&file).output()?;
+    let out = holder.nft().arg("-f").arg(&file).output()?;
     if !out.success() {
         return Err(
             Failure::new(code::FAILURE, "cannot write the network fence")
@@ -115,11 +211,12 @@ fn apply(script: &str) -> Result<()> {
 pub fn enforce(loaded: &Loaded, net: &GuestNet) -> Result<()> {
     let c = &loaded.config;
     let table = table_name(&loaded.id.slug);
+    let holder = holder_for(c.infra_type);
     if c.egress == Egress::Open && c.egress_allow.is_empty() {
         remove(&loaded.id.slug)?;
         return Ok(());
     }
-    if let Err((why, fix)) = may_enforce() {
+    if let Err((why, fix)) = may_enforce(holder) {
         return Err(Failure::new(
             code::FAILURE,
             format!("`EGRESS={}` cannot be enforced here: {why}", c.egress),
@@ -138,6 +235,10 @@ pub fn enforce(loaded: &Loaded, net: &GuestNet) -> Result<()> {
     let policy = Policy {
         egress: c.egress,
         allow: c.egress_allow.clone(),
+        host_addrs: match holder {
+            Holder::Host => Vec::new(),
+            Holder::RootlessPodman => host_addrs(),
+        },
     };
     // Writing costs a kernel commit (about 20 ms here) where reading costs 4: the comment
     // carries a fingerprint of the rules, and a fence already in force as written is left as
@@ -145,16 +246,13 @@ pub fn enforce(loaded: &Loaded, net: &GuestNet) -> Result<()> {
     let base = format!("{COMMENT_PREFIX}{}", loaded.id.state_dir.display());
     let fingerprint = net::hash8(&rules::script(&table, &base, net, &policy, &Vec::new()));
     let comment = format!("{base} #{fingerprint}");
-    if names.is_empty() && in_force_as(&table, net, &fingerprint) {
+    if names.is_empty() && in_force_as(holder, &table, net, &fingerprint) {
         return Ok(());
     }
-    apply(&rules::script(
-        &table,
-        &comment,
-        net,
-        &policy,
-        &resolve(&names),
-    ))?;
+    apply(
+        holder,
+        &rules::script(&table, &comment, net, &policy, &resolve(&names)),
+    )?;
     let record = loaded.id.state_dir.join("fence-names.json");
     if names.is_empty() {
         let _ = std::fs::remove_file(&record);
@@ -172,26 +270,31 @@ pub fn enforce(loaded: &Loaded, net: &GuestNet) -> Result<()> {
 }
 
 /// Whether the fence's tables are there with rules of this fingerprint.
-fn in_force_as(table: &str, net: &GuestNet, fingerprint: &str) -> bool {
-    rules::families(net).iter().all(|family| {
-        Cmd::new("nft")
-            .args(["list", "table", family, table])
+fn in_force_as(holder: Holder, table: &str, net: &GuestNet, fingerprint: &str) -> bool {
+    holder.present()
+        && rules::families(net).iter().all(|family| {
+            holder
+                .nft()
+                .args(["list", "table", family, table])
+                .output()
+                .is_ok_and(|o| o.success() && o.stdout.contains(&format!(" #{fingerprint}\"")))
+        })
+}
+
+fn table_exists(holder: Holder, table: &str) -> bool {
+    crate::process::which_sbin("nft").is_some()
+        && holder.present()
+        && holder
+            .nft()
+            .args(["list", "table", "inet", table])
             .output()
-            .is_ok_and(|o| o.success() && o.stdout.contains(&format!(" #{fingerprint}\"")))
-    })
+            .is_ok_and(|o| o.success())
 }
 
-fn table_exists(table: &str) -> bool {
-    Cmd::new("nft")
-        .args(["list", "table", "inet", table])
-        .output()
-        .is_ok_and(|o| o.success())
-}
-
-/// Deletes the project's fence; returns what it removed.
+/// Deletes the project's fence; returns what it removed. A person's VM never had one.
 pub fn remove(slug: &str) -> Result<Option<String>> {
     let table = table_name(slug);
-    if crate::process::which("nft").is_none() || !table_exists(&table) {
+    if !table_exists(Holder::of_person(), &table) {
         return Ok(None);
     }
     remove_table(&table)?;
@@ -209,10 +312,17 @@ pub fn describe(loaded: &Loaded) -> String {
     if c.egress == Egress::Open && c.egress_allow.is_empty() {
         return format!("{s} (no fence)");
     }
-    let held = crate::process::which("nft").is_some() && table_exists(&table_name(&loaded.id.slug));
-    if held {
+    let holder = holder_for(c.infra_type);
+    if let Err((why, _)) = may_enforce(holder) {
+        return format!("{s} (cannot be enforced: {why})");
+    }
+    if table_exists(holder, &table_name(&loaded.id.slug)) {
+        let at = match holder {
+            Holder::Host => "",
+            Holder::RootlessPodman => " in your Podman's network namespace",
+        };
         format!(
-            "{s} (in force: nft table inet {})",
+            "{s} (in force: nft table inet {}{at})",
             table_name(&loaded.id.slug)
         )
     } else {
@@ -222,10 +332,11 @@ pub fn describe(loaded: &Loaded) -> String {
 
 /// A fence table whose project has no network any more (`rm` was skipped, or the state went).
 pub fn leftovers() -> Vec<(String, String)> {
-    if crate::process::which("nft").is_none() {
+    let holder = Holder::of_person();
+    if crate::process::which_sbin("nft").is_none() || !holder.present() {
         return Vec::new();
     }
-    let Ok(out) = Cmd::new("nft").args(["list", "tables", "inet"]).read() else {
+    let Ok(out) = holder.nft().args(["list", "tables", "inet"]).read() else {
         return Vec::new();
     };
     let mut found = Vec::new();
@@ -233,10 +344,7 @@ pub fn leftovers() -> Vec<(String, String)> {
         if !table.starts_with(TABLE_PREFIX) {
             continue;
         }
-        let Ok(text) = Cmd::new("nft")
-            .args(["list", "table", "inet", table])
-            .read()
-        else {
+        let Ok(text) = holder.nft().args(["list", "table", "inet", table]).read() else {
             continue;
         };
         let Some(state) = text
@@ -270,7 +378,7 @@ pub fn remove_table(table: &str) -> Result<()> {
         .iter()
         .map(|f| format!("table {f} {table} {{}}\ndelete table {f} {table}\n"))
         .collect();
-    apply(&script)
+    apply(Holder::of_person(), &script)
 }
 
 fn start_refresher(state_dir: &Path) {
@@ -312,13 +420,13 @@ pub fn refresh_loop(state_dir: &Path) -> Result<()> {
         let Ok(n) = serde_json::from_str::<Names>(&text) else {
             return Ok(());
         };
-        if !table_exists(&n.table) {
+        if !table_exists(Holder::of_person(), &n.table) {
             return Ok(());
         }
         let families: Vec<&str> = n.families.iter().map(String::as_str).collect();
         let elements = rules::name_elements(&n.table, &families, &resolve(&n.names));
         if !elements.is_empty() {
-            let _ = apply(&elements);
+            let _ = apply(Holder::of_person(), &elements);
         }
     }
 }

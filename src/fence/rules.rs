@@ -51,6 +51,10 @@ pub const CLOSED_V6: &[&str] = &[
 pub struct Policy {
     pub egress: Egress,
     pub allow: Vec<Allow>,
+    /// The host's own addresses, when the fence is not on the host itself but in the
+    /// namespace a person's rootless Podman routes through: from there the host is just
+    /// another destination (its `input` hook is not this namespace's), so `egress` closes it.
+    pub host_addrs: Vec<IpAddr>,
 }
 
 /// The addresses each `EGRESS_ALLOW` name resolved to, with the entry's port.
@@ -102,6 +106,33 @@ fn allow_rules(out: &mut String, policy: &Policy, to_host: bool) {
                 "    meta l4proto {{ tcp, udp }} {fam} daddr . th dport @names{f}p accept"
             );
         }
+    }
+}
+
+/// Where the host is a destination beyond the fence (rootless Podman): `host:PORT` entries
+/// open those ports on it, then the rest of it is closed, whatever else is allowed.
+fn host_rules(out: &mut String, policy: &Policy) {
+    for (fam, v4) in [("ip", true), ("ip6", false)] {
+        let addrs: Vec<String> = policy
+            .host_addrs
+            .iter()
+            .filter(|a| a.is_ipv4() == v4)
+            .map(|a| a.to_string())
+            .collect();
+        if addrs.is_empty() {
+            continue;
+        }
+        let set = addrs.join(", ");
+        for a in &policy.allow {
+            if a.target == AllowTarget::Host {
+                let _ = writeln!(
+                    out,
+                    "    {fam} daddr {{ {set} }}{} accept",
+                    port_match(a.port)
+                );
+            }
+        }
+        let _ = writeln!(out, "    {fam} daddr {{ {set} }} drop");
     }
 }
 
@@ -195,6 +226,7 @@ pub fn script(
     allow_rules(&mut s, policy, true);
     s.push_str("    drop\n  }\n");
     s.push_str("  chain egress {\n    ct state established,related accept\n");
+    host_rules(&mut s, policy);
     allow_rules(&mut s, policy, false);
     match policy.egress {
         Egress::Open => s.push_str("    accept\n"),
@@ -330,7 +362,31 @@ mod tests {
         Policy {
             egress,
             allow: allow.iter().map(|a| parse_allow(a).unwrap()).collect(),
+            host_addrs: Vec::new(),
         }
+    }
+
+    #[test]
+    fn from_rootless_podman_the_host_is_closed_before_anything_is_allowed() {
+        let mut p = policy(Egress::Internet, &["203.0.113.0/24", "host:11434"]);
+        p.host_addrs = vec![
+            "203.0.113.1".parse().unwrap(),
+            "2001:db8::7".parse().unwrap(),
+        ];
+        let s = script("t", "c", &net(), &p, &vec![]);
+        let egress = s.split("chain egress").nth(1).unwrap();
+        let open = egress
+            .find("ip daddr { 203.0.113.1 } meta l4proto { tcp, udp } th dport 11434 accept")
+            .unwrap();
+        let closed = egress.find("ip daddr { 203.0.113.1 } drop").unwrap();
+        let allowed = egress.find("ip daddr 203.0.113.0/24 accept").unwrap();
+        assert!(open < closed && closed < allowed, "{egress}");
+        assert!(egress.contains("ip6 daddr { 2001:db8::7 } drop"));
+        // on the host itself, its addresses are the input hook's: no such rules
+        assert!(
+            !script("t", "c", &net(), &policy(Egress::Internet, &[]), &vec![])
+                .contains("203.0.113.1")
+        );
     }
 
     #[test]

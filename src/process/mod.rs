@@ -372,6 +372,16 @@ pub fn which(program: &str) -> Option<PathBuf> {
         })
 }
 
+/// Is `program` on PATH, or in sbin (a person's PATH often lacks it: `nft`, `ip`)?
+pub fn which_sbin(program: &str) -> Option<PathBuf> {
+    which(program).or_else(|| {
+        ["/usr/sbin", "/sbin"]
+            .iter()
+            .map(|d| Path::new(d).join(program))
+            .find(|p| p.is_file())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -123,7 +123,8 @@ impl TestUser {
 impl RunAs {
     /// `program ARGS` as this user, with a login's environment and nothing of root's.
     pub fn command(&self, program: &str) -> Command {
-        let mut c = Command::new("runuser");
+        // by its path: the PATH given to the user's command is the one Command searches
+        let mut c = Command::new("/usr/sbin/runuser");
         c.args(["-u", &self.name, "--", program])
             .env(
                 "PATH",
