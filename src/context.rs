@@ -103,12 +103,14 @@ impl Ctx {
             }
             None => base.canonicalize().unwrap_or(base),
         };
+        let dirs = Dirs::from_env();
+        dirs.keep_private();
         Ok(Ctx {
             cwd,
             env_file,
             strict,
             wait: false,
-            dirs: Dirs::from_env(),
+            dirs,
             registry,
         })
     }

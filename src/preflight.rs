@@ -28,11 +28,16 @@ pub fn ports_free(config: &Config) -> Vec<String> {
         .iter()
         .filter_map(|p| {
             let addr = SocketAddrV4::new(p.host_ip, p.host_port);
-            let free = match p.protocol {
-                Protocol::Tcp => TcpListener::bind(addr).is_ok(),
-                Protocol::Udp => UdpSocket::bind(addr).is_ok(),
+            let bound = match p.protocol {
+                Protocol::Tcp => TcpListener::bind(addr).map(drop),
+                Protocol::Udp => UdpSocket::bind(addr).map(drop),
             };
-            (!free).then(|| {
+            if let Err(e) = &bound {
+                if e.kind() == std::io::ErrorKind::PermissionDenied {
+                    return Some(privileged_port(p.host_port));
+                }
+            }
+            bound.is_err().then(|| {
                 let by = if p.protocol == Protocol::Tcp {
                     holder(p.host_port)
                 } else {
@@ -48,6 +53,18 @@ pub fn ports_free(config: &Config) -> Vec<String> {
             })
         })
         .collect()
+}
+
+/// A port below `net.ipv4.ip_unprivileged_port_start` (1024 unless the host lowered it):
+/// only root may listen there, and a person's guests forward ports as the person.
+fn privileged_port(port: u16) -> String {
+    let start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+        .ok()
+        .and_then(|s| s.trim().parse::<u16>().ok())
+        .unwrap_or(1024);
+    format!(
+        "host port {port} is below net.ipv4.ip_unprivileged_port_start ({start}): only root may listen there; pick a port of {start} or more in PORTS, or let everyone use it (`sudo sysctl -w net.ipv4.ip_unprivileged_port_start={port}`)"
+    )
 }
 
 /// Total memory (MiB) and CPUs of this host.
