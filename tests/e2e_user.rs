@@ -35,7 +35,7 @@ fn a_persons_container_lifecycle_with_provisioning_and_their_own_files() {
     let p = Project::new_as(
         &u,
         "web",
-        &env("PORTS=18491:8000\nPROVISION_SCRIPT=provision.yml\n"),
+        &env("PORTS=18491:8000\nPROVISION_SCRIPT=provision.yml\nFIXED_IP=10.138.201.7\n"),
     );
     let made = p.dir.join("made-by-ansible");
     p.write(
@@ -74,12 +74,28 @@ fn a_persons_container_lifecycle_with_provisioning_and_their_own_files() {
     let served = eventually(std::time::Duration::from_secs(10), || http_get(18491));
     assert!(served.is_some(), "the forwarded port answers");
 
+    assert_eq!(p.status()["address"], "10.138.201.7", "FIXED_IP");
+
+    // snapshots, in the person's own image store
+    p.ok(&["snapshot", "save", "clean"]);
+    p.sh("touch /root/after-the-snapshot");
+    p.ok(&["snapshot", "restore", "clean"]);
+    assert_eq!(
+        p.sh("ls /root/after-the-snapshot 2>/dev/null || echo gone"),
+        "gone"
+    );
+
     p.ok(&["stop"]);
     assert_eq!(p.status()["state"], "stopped");
     p.ok(&["up"]);
     assert_eq!(p.sh("echo ok"), "ok");
     p.ok(&["rm", "-f"]);
     assert!(their_containers(&u).is_empty(), "rm leaves nothing");
+    let images = u.ok("podman", &["images", "--format", "{{.Repository}}"]);
+    assert!(
+        !images.contains("tmpl-snapshot"),
+        "rm removes the snapshots: {images}"
+    );
     let nets = u.ok("podman", &["network", "ls", "--format", "{{.Name}}"]);
     assert!(!nets.contains(&slug), "{nets}");
 }

@@ -175,14 +175,21 @@ impl Client {
         Ok(found(r, || format!("cannot remove network `{name}`"))?.is_some())
     }
 
-    /// Commits the container's filesystem as `repo:tag`, pausing it meanwhile; `changes` are
-    /// Dockerfile instructions, one per line (`LABEL k=v`).
-    pub fn commit(&self, container: &str, repo: &str, tag: &str, changes: &str) -> Result<()> {
+    /// Commits the container's filesystem as `repo:tag`, pausing it meanwhile if `pause`;
+    /// `changes` are Dockerfile instructions, one per line (`LABEL k=v`).
+    pub fn commit(
+        &self,
+        container: &str,
+        repo: &str,
+        tag: &str,
+        changes: &str,
+        pause: bool,
+    ) -> Result<()> {
         let opts = CommitContainerOptionsBuilder::default()
             .container(container)
             .repo(repo)
             .tag(tag)
-            .pause(true)
+            .pause(pause)
             .changes(changes)
             .build();
         self.block_on(

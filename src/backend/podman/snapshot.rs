@@ -81,7 +81,13 @@ impl Podman {
             ),
         ]
         .join("\n");
-        self.client.commit(&self.name, &repo, name, &changes)
+        let pause = can_pause();
+        if !pause {
+            crate::ui::warn(
+                "the container keeps running while its snapshot is taken: rootless Podman cannot pause it on a cgroup v1 host, so a file written meanwhile may be caught half-written",
+            );
+        }
+        self.client.commit(&self.name, &repo, name, &changes, pause)
     }
 
     pub(super) fn restore_snapshot(&self, name: &str) -> Result<()> {
@@ -147,4 +153,14 @@ impl Podman {
         let _ = std::fs::remove_file(self.journal());
         Ok(Some(said))
     }
+}
+
+/// Pausing needs the freezer, which rootless Podman has only on cgroup v2: root's Podman
+/// pauses on either.
+fn can_pause() -> bool {
+    crate::person::is_root()
+        || std::fs::read_to_string("/proc/self/mountinfo").is_ok_and(|m| {
+            m.lines()
+                .any(|l| l.contains(" /sys/fs/cgroup ") && l.contains(" cgroup2 "))
+        })
 }
