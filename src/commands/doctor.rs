@@ -30,17 +30,28 @@ fn checks(ctx: &Ctx) -> Vec<Check> {
         sync: config.as_ref().map_or(true, |c| c.sync.is_some()),
     };
     let mut out: Vec<Check> = Vec::new();
-    for t in types {
+    for t in types.iter().copied() {
         out.extend(ctx.registry.driver(t).host_checks(&ctx.dirs, wants));
     }
     let fenced = config.as_ref().map_or(true, |c| {
         c.egress != crate::config::Egress::Open || !c.egress_allow.is_empty()
     });
-    out.push(Check::of(
-        "network fence",
-        fenced,
-        crate::fence::can_enforce(),
-    ));
+    // a person's containers are fenced in their Podman, their VMs only by root: one line each
+    let mut holders: Vec<(crate::fence::Holder, InfraType)> = Vec::new();
+    for t in &types {
+        let h = crate::fence::holder_for(*t);
+        if !holders.iter().any(|(seen, _)| *seen == h) {
+            holders.push((h, *t));
+        }
+    }
+    for (h, t) in &holders {
+        let name = match (holders.len(), t) {
+            (1, _) => "network fence".to_owned(),
+            (_, InfraType::Vm) => "network fence (VMs)".to_owned(),
+            (_, InfraType::Container) => "network fence (containers)".to_owned(),
+        };
+        out.push(Check::of(&name, fenced, crate::fence::can_enforce(*h)));
+    }
     out.extend(
         host::needed_by("any")
             .iter()

@@ -106,9 +106,8 @@ impl Holder {
     }
 }
 
-/// Whether this host can hold a fence for this person's guests, and why not.
-pub fn can_enforce() -> Result<String, (String, String)> {
-    let holder = Holder::of_person();
+/// Whether this host can hold a fence in `holder` (see `holder_for`), and why not.
+pub fn can_enforce(holder: Holder) -> Result<String, (String, String)> {
     may_enforce(holder)?;
     if !holder.present() {
         return Ok("your rootless Podman makes its network namespace with your first container; its fence is written there".into());

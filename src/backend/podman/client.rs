@@ -48,6 +48,15 @@ pub fn candidates() -> Vec<(PathBuf, &'static str)> {
     out
 }
 
+/// The socket `CONTAINER_HOST` or `DOCKER_HOST` names, if one does: tmpl starts no service then.
+pub fn explicit() -> Option<PathBuf> {
+    let c = candidates();
+    match c.as_slice() {
+        [(p, why)] if why.ends_with("_HOST") => Some(p.clone()),
+        _ => None,
+    }
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -18,10 +18,34 @@ const NETWORK: &str = "network";
 const SNAPSHOT: &str = "snapshot image";
 
 fn api() -> Check {
-    let fix = "start it: `systemctl --user enable --now podman.socket` (rootless) or `sudo systemctl enable --now podman.socket`; without systemd, `podman system service --time=0 &`";
-    let found = client::connect()
-        .and_then(|c| Ok(format!("{} (Podman {})", c.socket.display(), c.version()?)))
-        .map_err(|e| (format!("{e:#}"), fix.to_owned()));
+    let found = match client::connect() {
+        Ok(c) => c
+            .version()
+            .map(|v| format!("{} (Podman {v})", c.socket.display()))
+            .map_err(|e| (format!("{e:#}"), "restart the Podman service".to_owned())),
+        // commands that need a guest start a service themselves: nothing to fix yet, unless
+        // the person's runtime folder would make them refuse
+        Err(_) if crate::process::which("podman").is_some() && client::explicit().is_none() => {
+            let socket = client::candidates()
+                .last()
+                .map(|(p, _)| p.display().to_string())
+                .unwrap_or_default();
+            let rt = crate::person::runtime_dir();
+            match (crate::person::is_root(), crate::person::owned_private_dir(&rt)) {
+                (false, Err(why)) if rt.exists() => Err((
+                    why,
+                    format!("remove {} if it is not yours, or set XDG_RUNTIME_DIR to a folder only you can write", rt.display()),
+                )),
+                _ => Ok(format!(
+                    "none running; `tmpl up` starts one on {socket} (it exits after 5 idle minutes)"
+                )),
+            }
+        }
+        Err(e) => Err((
+            format!("{e:#}"),
+            "start it: `systemctl --user enable --now podman.socket` (rootless) or `sudo systemctl enable --now podman.socket`; without systemd, `podman system service --time=0 &`".to_owned(),
+        )),
+    };
     Check::of("podman api", true, found)
 }
 
