@@ -9,6 +9,7 @@ pub mod driver;
 pub mod image;
 pub mod kvm;
 mod lifecycle;
+pub mod login;
 pub mod plan;
 pub mod render;
 mod snapshot;
