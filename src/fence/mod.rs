@@ -63,17 +63,19 @@ pub fn can_enforce() -> Result<String, (String, String)> {
 /// The part of `can_enforce` that costs no process: `up` runs it every time, and a kernel
 /// without nftables shows in `nft`'s own error.
 fn may_enforce() -> Result<(), (String, String)> {
-    if crate::process::which("nft").is_none() {
-        return Err((
-            "`nft` is not installed".into(),
-            "install nftables (`make setup` does)".into(),
-        ));
-    }
+    // root first: it is the reason for a person whatever else is true, and their PATH has no
+    // sbin, where `nft` is, so "not installed" would be wrong
     // SAFETY: geteuid has no preconditions
     if unsafe { libc::geteuid() } != 0 {
         return Err((
             "only root can write the host's firewall, and the fence lives there".into(),
             "run tmpl as root, or set `EGRESS=open` (no fence) in .env".into(),
+        ));
+    }
+    if crate::process::which("nft").is_none() {
+        return Err((
+            "`nft` is not installed".into(),
+            "install nftables (`make setup` does)".into(),
         ));
     }
     Ok(())
