@@ -58,7 +58,9 @@ pub fn settle(
             gid.to_string(),
         ];
         let cmd = access.command(&script, false)?;
-        let out = phases.run("ids", "giving the VM's user your uid and gid", || cmd.output())?;
+        let out = phases.run("ids", "giving the VM's user your uid and gid", || {
+            cmd.output()
+        })?;
         // whatever happened, no later command may ride the session of the old uid
         access.close_master();
         if let Some(taken) = out.stdout.lines().find_map(|l| l.strip_prefix("taken ")) {
