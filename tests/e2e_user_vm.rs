@@ -113,6 +113,13 @@ fn a_persons_vm_from_the_box_writes_files_that_are_theirs() {
     let slug = p.slug();
     assert_eq!(p.sh("id -u"), user.uid.to_string());
     assert_eq!(p.sh("id -g"), user.gid.to_string());
+    // an `up` stopped before the ids were given leaves no record: the next `up` of the
+    // running VM gives them (here: finds them given) and records them
+    let record = p.xdg().join(format!("state/tmpl/{slug}/login-ids"));
+    assert!(record.is_file());
+    std::fs::remove_file(&record).unwrap();
+    p.ok(&["up"]);
+    assert!(record.is_file());
     // through the shared connection too, which `up` made anew after the renumbering: one
     // kept from before would still run commands as uid 1000
     assert!(p.run(&["exec", "true"]).status.success());

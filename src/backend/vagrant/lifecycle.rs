@@ -38,7 +38,9 @@ impl Backend for Vagrant {
                 state: State::Running,
                 ip: Some(ip),
             }) if self.known_to_vagrant() => {
-                return Ok((UpOutcome::AlreadyRunning, self.endpoint(ip)));
+                let endpoint = self.endpoint(ip);
+                self.finish_login_ids(&endpoint, phases)?;
+                return Ok((UpOutcome::AlreadyRunning, endpoint));
             }
             Some(_) if self.known_to_vagrant() => {
                 self.ensure_network()?;
@@ -69,7 +71,11 @@ impl Backend for Vagrant {
                 UpOutcome::Created
             }
         };
-        Ok((outcome, self.running_endpoint()?))
+        let endpoint = self.running_endpoint()?;
+        if outcome == UpOutcome::Started {
+            self.finish_login_ids(&endpoint, phases)?;
+        }
+        Ok((outcome, endpoint))
     }
 
     /// A VM from a box gets its root filesystem grown to DISK over SSH, once `up` has seen it
@@ -92,6 +98,7 @@ impl Backend for Vagrant {
         match self.plan.login_ids {
             Some(ids) => login::settle(
                 access,
+                &self.loaded.id.state_dir,
                 &self.plan.context.ssh.username,
                 ids,
                 from_box,

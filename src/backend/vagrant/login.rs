@@ -14,6 +14,7 @@ use crate::error::{code, Failure};
 use crate::ssh::Access;
 use crate::timing::Phases;
 use anyhow::Result;
+use std::path::{Path, PathBuf};
 
 const LOGIN_IDS: &str = include_str!("login-ids.sh");
 
@@ -38,9 +39,21 @@ pub fn cloud_config(ids: Option<(u32, u32)>) -> (String, String) {
     (bootcmd, user)
 }
 
+/// Where `settle` notes the ids it gave: an `up` interrupted before then finishes the job on
+/// the next `up`, which does not otherwise settle a VM it did not create.
+fn record(state_dir: &Path) -> PathBuf {
+    state_dir.join("login-ids")
+}
+
+/// Has `settle` been done for these ids? (A file read: `up` on a running VM asks it.)
+pub fn settled(state_dir: &Path, (uid, gid): (u32, u32)) -> bool {
+    std::fs::read_to_string(record(state_dir)).is_ok_and(|t| t.trim() == format!("{uid}:{gid}"))
+}
+
 /// After the first boot: the login user has (or is given, on boxes) the ids.
 pub fn settle(
     access: &Access,
+    state_dir: &Path,
     user: &str,
     (uid, gid): (u32, u32),
     from_box: bool,
@@ -91,6 +104,11 @@ pub fn settle(
         .hint("cloud images: the cloud-init log in the guest (`tmpl ssh -- sudo cat /var/log/cloud-init.log`) says why; `tmpl rm` then `tmpl up` tries again")
         .into());
     }
+    crate::atomic::write(
+        &record(state_dir),
+        format!("{uid}:{gid}\n").as_bytes(),
+        0o600,
+    )?;
     Ok(())
 }
 
@@ -120,6 +138,18 @@ mod tests {
         assert!(boot.contains("getent group 2320 >/dev/null || groupadd --gid 2320 tmpl"));
         assert!(user.contains("uid: 2310\n"));
         assert!(user.contains("primary_group: '2320'\n"));
+    }
+
+    #[test]
+    fn only_the_ids_recorded_count_as_settled() {
+        let d = tempfile::tempdir().unwrap();
+        assert!(!settled(d.path(), (2310, 2330)));
+        std::fs::write(record(d.path()), "2310:2330\n").unwrap();
+        assert!(settled(d.path(), (2310, 2330)));
+        assert!(
+            !settled(d.path(), (2310, 2310)),
+            "another gid is not settled"
+        );
     }
 
     #[test]
