@@ -171,6 +171,86 @@ if [ -n "$runtime_line" ]; then
 fi
 
 # ---------------------------------------------------------------------------------------------
+# 2b. People, not only root: libvirt's socket for its group, subordinate ids, rootless storage
+# ---------------------------------------------------------------------------------------------
+# A person in the `libvirt` group reaches qemu:///system through the read-write socket. Its
+# default authentication is polkit, which needs dbus: on a host without them (containers, CI,
+# no systemd) every user but root gets "Unable to get system bus connection". The socket's
+# group and mode are the access control instead, as libvirt documents for hosts without
+# polkit. The read-only socket is left alone: tmpl never uses it (qemu:///system opens the
+# read-write one), and opening it with "none" would show every local account every VM's XML,
+# other people's project paths included.
+LIBVIRTD_CONF=/etc/libvirt/libvirtd.conf
+LIBVIRT_MARK="# tmpl (scripts/setup.sh): the libvirt group's socket without polkit"
+LIBVIRT_END="# end of tmpl's settings"
+libvirt_wanted=('unix_sock_group = "libvirt"' 'unix_sock_rw_perms = "0770"' 'auth_unix_rw = "none"')
+libvirt_conf_changed=0
+if [ -f "$LIBVIRTD_CONF" ]; then
+    # the file without tmpl's block: what the package or the admin set
+    others=$(awk -v m="$LIBVIRT_MARK" -v e="$LIBVIRT_END" '$0==m{skip=1} !skip{print} $0==e{skip=0}' "$LIBVIRTD_CONF")
+    block=""
+    for want in "${libvirt_wanted[@]}"; do
+        key=${want%% *}
+        have=$(grep -E "^[[:space:]]*${key}[[:space:]]*=" <<<"$others" | tail -n1 || true)
+        if [ -z "$have" ]; then
+            block+="$want"$'\n'
+        elif [ "$(tr -d '[:space:]' <<<"$have")" != "$(tr -d '[:space:]' <<<"$want")" ]; then
+            die "$LIBVIRTD_CONF sets \`$have\`, not tmpl's \`$want\`; not overwriting it. Change it by hand (people in the libvirt group need it), then run this again"
+        fi
+    done
+    wanted_conf=$others
+    [ -n "$block" ] && wanted_conf+=$'\n'"$LIBVIRT_MARK"$'\n'"$block$LIBVIRT_END"
+    if [ "$wanted_conf" != "$(cat "$LIBVIRTD_CONF")" ]; then
+        printf '%s\n' "$wanted_conf" >"$LIBVIRTD_CONF.tmpl-new"
+        chmod --reference="$LIBVIRTD_CONF" "$LIBVIRTD_CONF.tmpl-new"
+        mv "$LIBVIRTD_CONF.tmpl-new" "$LIBVIRTD_CONF"
+        libvirt_conf_changed=1
+        change "set libvirt's read-write socket to the libvirt group, mode 0770, no polkit ($LIBVIRTD_CONF)"
+    else
+        say "libvirt: socket settings for the libvirt group in place"
+    fi
+fi
+
+# Rootless Podman maps a person's containers onto subordinate ids. useradd gives them to
+# accounts it makes; accounts made before uidmap was installed, or by other tools, have none.
+read_def() { awk -v k="$1" '$1==k {print $2}' /etc/login.defs 2>/dev/null | tail -n1; }
+uid_min=$(read_def UID_MIN); uid_min=${uid_min:-1000}
+uid_max=$(read_def UID_MAX); uid_max=${uid_max:-60000}
+sub_count=$(read_def SUB_UID_COUNT); sub_count=${sub_count:-65536}
+touch /etc/subuid /etc/subgid
+while IFS=: read -r uname _ uid _; do
+    [ "$uid" -ge "$uid_min" ] && [ "$uid" -le "$uid_max" ] || continue
+    has() { grep -qE "^($uname|$uid):" "$1"; }
+    if has /etc/subuid && has /etc/subgid; then continue; fi
+    # past every range of both files, so one start serves uids and gids alike
+    next=$(awk -F: -v min="$(read_def SUB_UID_MIN)" 'BEGIN{n=(min?min:100000)} NF>=3 && $2+$3>n {n=$2+$3} END{print n}' /etc/subuid /etc/subgid)
+    range="$next-$((next + sub_count - 1))"
+    has /etc/subuid || usermod --add-subuids "$range" "$uname"
+    has /etc/subgid || usermod --add-subgids "$range" "$uname"
+    change "gave $uname subordinate ids $range (rootless Podman)"
+done </etc/passwd
+
+# Debian's containers-storage leaves the driver unset, and rootless Podman then picks vfs,
+# which copies a whole image per container. Overlay is native for rootless users since Linux
+# 5.13. Root's storage already records overlay, so this changes nothing for root. Written
+# only where there is no storage.conf: an admin's choices stay theirs.
+STORAGE_CONF=/etc/containers/storage.conf
+STORAGE_MARK="# Written by tmpl scripts/setup.sh: rootless Podman on overlay, not vfs"
+if [ ! -e "$STORAGE_CONF" ]; then
+    mkdir -p "$(dirname "$STORAGE_CONF")"
+    # once the file exists its runroot and graphroot are required (Podman refuses to start
+    # without them) and they are root's: the defaults root's storage is already in. Rootless
+    # Podman takes only the driver from here and keeps its storage in the person's home.
+    printf '%s\n[storage]\ndriver = "overlay"\nrunroot = "/run/containers/storage"\ngraphroot = "/var/lib/containers/storage"\n' \
+        "$STORAGE_MARK" >"$STORAGE_CONF.tmp" && mv "$STORAGE_CONF.tmp" "$STORAGE_CONF"
+    change "wrote $STORAGE_CONF: rootless Podman uses overlay instead of vfs"
+elif head -n1 "$STORAGE_CONF" | grep -qF "$STORAGE_MARK"; then
+    say "podman: $STORAGE_CONF is tmpl's"
+else
+    say "podman: $STORAGE_CONF is the admin's; leaving it"
+fi
+
+# ---------------------------------------------------------------------------------------------
 # 3. Daemons
 # ---------------------------------------------------------------------------------------------
 podman_ping() { curl -sf --max-time 2 --unix-socket "$PODMAN_SOCK" http://d/_ping 2>/dev/null | grep -q OK; }
@@ -184,6 +264,8 @@ if [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ]; then
         change "enabled and started libvirtd virtlogd podman.socket"
     fi
     [ "$podman_conf_changed" = 1 ] && systemctl try-restart podman.service 2>/dev/null || true
+    # running VMs outlive libvirtd; it finds them again when it starts
+    [ "$libvirt_conf_changed" = 1 ] && systemctl restart libvirtd && change "restarted libvirtd for its socket settings"
     wait_for 60 libvirtd virsh_ok || die "libvirtd does not answer (virsh -c qemu:///system version)"
     wait_for 30 podman podman_ping || die "Podman API does not answer on $PODMAN_SOCK"
     say "daemons: libvirtd and Podman API answer ($(elapsed "$step_t"))"
@@ -194,6 +276,12 @@ else
     if ! pgrep -x virtlogd >/dev/null; then
         (cd / && exec virtlogd -d </dev/null >/dev/null 2>&1)
         change "started virtlogd"
+    fi
+    # running VMs outlive libvirtd; it finds them again when it starts
+    if [ "$libvirt_conf_changed" = 1 ] && lvpid=$(pgrep -x libvirtd); then
+        kill "$lvpid"
+        wait_for 30 libvirtd-exit sh -c "! kill -0 $lvpid" || die "libvirtd (pid $lvpid) did not stop to reload $LIBVIRTD_CONF"
+        change "stopped libvirtd (pid $lvpid) to reload its socket settings"
     fi
     if ! pgrep -x libvirtd >/dev/null; then
         (cd / && exec libvirtd -d </dev/null >/dev/null 2>&1)

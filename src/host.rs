@@ -18,7 +18,7 @@ pub struct Requirement {
     pub needed_by: &'static str,
 }
 
-/// The programs `needed_by` needs (`vm`, `container`, `provision`, `any`, `fence`).
+/// The programs `needed_by` needs (`vm`, `container`, `provision`, `any`, `fence`, `person`).
 pub fn needed_by(what: &str) -> Vec<Requirement> {
     LIST.lines()
         .filter(|l| !l.trim_start().starts_with('#'))
@@ -42,6 +42,7 @@ pub fn package_of(program: &str) -> &'static str {
         "provision",
         "any",
         "fence",
+        "person",
         "tool",
         "test",
     ]

@@ -18,6 +18,7 @@ pub mod leftovers;
 pub mod lock;
 pub mod output;
 pub mod person;
+pub mod person_checks;
 pub mod preflight;
 pub mod process;
 pub mod project;

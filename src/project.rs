@@ -7,7 +7,10 @@
 //!
 //! Names on the host (container, libvirt domain, Vagrant machine) come from a slug: the
 //! project's name plus 8 hex digits of a hash of its canonical path, so two checkouts called
-//! `app` never collide and a moved folder is a new project.
+//! `app` never collide and a moved folder is a new project. libvirt's names are one namespace
+//! for the whole host, so an ordinary person's hash covers their uid too: two people with the
+//! same folder path (a shared checkout, `/srv/app`) get two VMs. Root's hash is the path
+//! alone, as before people ran tmpl, so the guests root already has keep their names.
 
 use crate::config::{keys, EnvFile};
 use sha2::{Digest, Sha256};
@@ -126,6 +129,11 @@ pub fn discover(start: &Path, home: Option<&Path>) -> Result<Project, NotFound> 
 }
 
 pub fn identity(dir: &Path, name_override: Option<&str>, dirs: &Dirs) -> Identity {
+    identity_of(dir, name_override, dirs, crate::person::uid())
+}
+
+/// `identity` for the person with `uid`.
+pub fn identity_of(dir: &Path, name_override: Option<&str>, dirs: &Dirs, uid: u32) -> Identity {
     let folder = dir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -133,7 +141,13 @@ pub fn identity(dir: &Path, name_override: Option<&str>, dirs: &Dirs) -> Identit
     let name = name_override
         .map(str::to_owned)
         .unwrap_or_else(|| crate::config::names::sanitise(&folder));
-    let digest = Sha256::digest(dir.as_os_str().as_encoded_bytes());
+    let mut h = Sha256::new();
+    h.update(dir.as_os_str().as_encoded_bytes());
+    if uid != 0 {
+        // NUL cannot occur in a path, so no path of root's hashes to a person's path + uid
+        h.update(format!("\0uid={uid}").as_bytes());
+    }
+    let digest = h.finalize();
     let hash: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
     let slug = format!("{name}-{hash}");
     Identity {
@@ -165,6 +179,26 @@ mod tests {
         let named = identity(Path::new("/work/a/app"), Some("web"), &dirs);
         assert!(named.slug.starts_with("web-"));
         assert_eq!(named.slug[4..], a.slug[4..]);
+    }
+
+    #[test]
+    fn a_persons_slug_carries_their_uid_and_roots_stays_as_it_was() {
+        let dirs = Dirs {
+            home: None,
+            cache: "/c".into(),
+            state: "/s".into(),
+            config: "/k".into(),
+        };
+        let dir = Path::new("/srv/app");
+        let root = identity_of(dir, None, &dirs, 0);
+        // sha256("/srv/app")[..4]: the slug root's existing guests are known by
+        assert_eq!(root.slug, "app-dae668e4");
+        let ann = identity_of(dir, None, &dirs, 2310);
+        let bob = identity_of(dir, None, &dirs, 2311);
+        assert!(ann.slug.starts_with("app-"));
+        assert_ne!(ann.slug, root.slug);
+        assert_ne!(ann.slug, bob.slug);
+        assert_eq!(ann.slug, identity_of(dir, None, &dirs, 2310).slug);
     }
 
     #[test]

@@ -33,6 +33,10 @@ fn checks(ctx: &Ctx) -> Vec<Check> {
     for t in types.iter().copied() {
         out.extend(ctx.registry.driver(t).host_checks(&ctx.dirs, wants));
     }
+    let lowest_port = config
+        .as_ref()
+        .and_then(|c| c.ports.iter().map(|p| p.host_port).min());
+    out.extend(crate::person_checks::checks(&types, lowest_port));
     let fenced = config.as_ref().map_or(true, |c| {
         c.egress != crate::config::Egress::Open || !c.egress_allow.is_empty()
     });

@@ -131,16 +131,17 @@ pub fn can_enforce(holder: Holder) -> Result<String, (String, String)> {
 /// The part of `can_enforce` that costs no process: `up` runs it every time, and a kernel
 /// without nftables shows in `nft`'s own error.
 fn may_enforce(holder: Holder) -> Result<(), (String, String)> {
+    // root first: for a person's VM it is the reason whatever else is true
+    if holder == Holder::Host && !crate::person::is_root() {
+        return Err((
+            "a VM's fence is on the libvirt bridge it is on, and only root can write the host's firewall".into(),
+            "run VMs that need the fence as root, use a container (your rootless Podman holds its fence), or set `EGRESS=open` (no fence) in .env".into(),
+        ));
+    }
     if crate::process::which_sbin("nft").is_none() {
         return Err((
             "`nft` is not installed".into(),
             "install nftables (`make setup` does)".into(),
-        ));
-    }
-    if holder == Holder::Host && !crate::person::is_root() {
-        return Err((
-            "a VM's fence is on the host's firewall, by the libvirt bridge it is on, and only root writes that firewall".into(),
-            "run VMs that need the fence as root, use a container (your rootless Podman holds its fence), or set `EGRESS=open` (no fence) in .env".into(),
         ));
     }
     Ok(())

@@ -123,7 +123,8 @@ impl TestUser {
 impl RunAs {
     /// `program ARGS` as this user, with a login's environment and nothing of root's.
     pub fn command(&self, program: &str) -> Command {
-        // by its path: the PATH given to the user's command is the one Command searches
+        // by path: the user's PATH, set below, is the one a command is looked up in, and it
+        // has no sbin
         let mut c = Command::new("/usr/sbin/runuser");
         c.args(["-u", &self.name, "--", program])
             .env(
@@ -166,4 +167,55 @@ fn uid_of(name: &str) -> String {
     String::from_utf8_lossy(&host("id", &["-u", name]).stdout)
         .trim()
         .to_owned()
+}
+
+impl TestUser {
+    /// Gives this user root's copy of the Vagrant box `name` (a fixture only root's
+    /// ~/.vagrant.d has), so that nothing is downloaded: hard links, in folders of the user's.
+    /// The files stay root's and read-only to the user, which is all Vagrant needs of a box.
+    pub fn give_box(&self, name: &str) {
+        let dir = name.replace('/', "-VAGRANTSLASH-");
+        let src = PathBuf::from("/root/.vagrant.d/boxes").join(&dir);
+        let boxes = self.home.join(".vagrant.d/boxes");
+        std::fs::create_dir_all(&boxes).unwrap();
+        host_ok(
+            "cp",
+            &[
+                "-al",
+                &src.to_string_lossy(),
+                &boxes.join(&dir).to_string_lossy(),
+            ],
+        );
+        let _ = host(
+            "find",
+            &[
+                &self.home.join(".vagrant.d").to_string_lossy(),
+                "-type",
+                "d",
+                "-exec",
+                "chown",
+                &format!("{}:{}", self.uid, self.gid),
+                "{}",
+                "+",
+            ],
+        );
+    }
+
+    /// A hard link to root's `file` in this user's home, readable by them; removed with the
+    /// home. The fixtures under /root are out of their reach.
+    pub fn link_file(&self, file: &Path) -> PathBuf {
+        let to = self.home.join(file.file_name().unwrap());
+        let _ = std::fs::remove_file(&to);
+        std::fs::hard_link(file, &to).unwrap();
+        to
+    }
+}
+
+impl TestUser {
+    /// Gives the user's own group the gid `gid`, so that a test can tell a uid from a gid.
+    pub fn regroup(&mut self, gid: u32) {
+        host_ok("groupmod", &["-g", &gid.to_string(), &self.name]);
+        self.gid = gid;
+        self.own(&self.home.clone());
+    }
 }

@@ -223,14 +223,21 @@ fn download(url: &str, cache_root: &Path) -> Result<PathBuf> {
     Ok(target)
 }
 
-/// The NoCloud seed for a cloud image: the login user with the project's key, the hostname,
-/// and a root filesystem grown to the disk. Built in a private temporary folder and handed to
-/// libvirt as the pool volume `volume`, where its QEMU can read it.
+/// cloud-config: the login user with the project's key (and an ordinary person's ids, see
+/// `login`), the hostname, and the root filesystem grown to the disk.
+fn user_data(plan: &VmPlan, public_key: &str) -> String {
+    let hostname = &plan.context.hostname;
+    let (bootcmd, ids) = super::login::cloud_config(plan.login_ids);
+    format!(
+        "#cloud-config\nhostname: {hostname}\nmanage_etc_hosts: true\n{bootcmd}users:\n  - name: {CLOUD_USER}\n{ids}    sudo: 'ALL=(ALL) NOPASSWD:ALL'\n    shell: /bin/bash\n    lock_passwd: true\n    ssh_authorized_keys:\n      - '{public_key}'\nssh_pwauth: false\ngrowpart:\n  mode: auto\n  devices: ['/']\nresize_rootfs: true\n"
+    )
+}
+
+/// The NoCloud seed for a cloud image (`user_data`), built in a private temporary folder and
+/// handed to libvirt as the pool volume `volume`, where its QEMU can read it.
 pub fn write_seed(plan: &VmPlan, public_key: &str, volume: &str) -> Result<()> {
     let hostname = &plan.context.hostname;
-    let user_data = format!(
-        "#cloud-config\nhostname: {hostname}\nmanage_etc_hosts: true\nusers:\n  - name: {CLOUD_USER}\n    sudo: 'ALL=(ALL) NOPASSWD:ALL'\n    shell: /bin/bash\n    lock_passwd: true\n    ssh_authorized_keys:\n      - '{public_key}'\nssh_pwauth: false\ngrowpart:\n  mode: auto\n  devices: ['/']\nresize_rootfs: true\n"
-    );
+    let user_data = user_data(plan, public_key);
     let meta_data = format!("instance-id: {}\nlocal-hostname: {hostname}\n", plan.domain);
     let work = tempfile::tempdir()?;
     crate::ssh::write_private(&work.path().join("user-data"), user_data.as_bytes())?;

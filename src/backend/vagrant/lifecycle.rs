@@ -38,7 +38,9 @@ impl Backend for Vagrant {
                 state: State::Running,
                 ip: Some(ip),
             }) if self.known_to_vagrant() => {
-                return Ok((UpOutcome::AlreadyRunning, self.endpoint(ip)));
+                let endpoint = self.endpoint(ip);
+                self.finish_login_ids(&endpoint, phases)?;
+                return Ok((UpOutcome::AlreadyRunning, endpoint));
             }
             Some(_) if self.known_to_vagrant() => {
                 self.ensure_network()?;
@@ -69,25 +71,41 @@ impl Backend for Vagrant {
                 UpOutcome::Created
             }
         };
-        Ok((outcome, self.running_endpoint()?))
+        let endpoint = self.running_endpoint()?;
+        if outcome == UpOutcome::Started {
+            self.finish_login_ids(&endpoint, phases)?;
+        }
+        Ok((outcome, endpoint))
     }
 
     /// A VM from a box gets its root filesystem grown to DISK over SSH, once `up` has seen it
-    /// answer; cloud images do it through cloud-init.
+    /// answer; cloud images do it through cloud-init. An ordinary person's login user gets
+    /// their ids (see `login`).
     fn settle(&self, access: &Access, phases: &mut Phases) -> Result<()> {
-        if !matches!(
+        let from_box = matches!(
             self.plan.box_source,
             BoxSource::Named | BoxSource::BoxFile(_)
-        ) {
-            return Ok(());
+        );
+        if from_box {
+            let cmd = access.command(
+                &["sudo".into(), "sh".into(), "-c".into(), GROW_ROOT.into()],
+                false,
+            )?;
+            phases.run("grow", "growing the root filesystem to DISK", || {
+                cmd.read().map(|_| ())
+            })?;
         }
-        let cmd = access.command(
-            &["sudo".into(), "sh".into(), "-c".into(), GROW_ROOT.into()],
-            false,
-        )?;
-        phases.run("grow", "growing the root filesystem to DISK", || {
-            cmd.read().map(|_| ())
-        })
+        match self.plan.login_ids {
+            Some(ids) => login::settle(
+                access,
+                &self.loaded.id.state_dir,
+                &self.plan.context.ssh.username,
+                ids,
+                from_box,
+                phases,
+            ),
+            None => Ok(()),
+        }
     }
 
     fn stop(&self, timeout: Duration, phases: &mut Phases) -> Result<StopOutcome> {

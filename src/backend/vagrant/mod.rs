@@ -9,6 +9,7 @@ pub mod driver;
 pub mod image;
 pub mod kvm;
 mod lifecycle;
+pub mod login;
 pub mod plan;
 pub mod render;
 mod snapshot;
@@ -334,6 +335,31 @@ impl Vagrant {
             self.render()?;
         }
         Ok(())
+    }
+
+    /// The login user's ids on a VM this `up` did not create, when the `up` that created it
+    /// stopped before giving them (see `login`).
+    fn finish_login_ids(&self, endpoint: &Endpoint, phases: &mut Phases) -> Result<()> {
+        let Some(ids) = self.plan.login_ids else {
+            return Ok(());
+        };
+        if login::settled(&self.loaded.id.state_dir, ids) {
+            return Ok(());
+        }
+        self.access.write_config(endpoint)?;
+        self.access.wait_ready(Duration::from_secs(120))?;
+        let from_box = matches!(
+            self.plan.box_source,
+            BoxSource::Named | BoxSource::BoxFile(_)
+        );
+        login::settle(
+            &self.access,
+            &self.loaded.id.state_dir,
+            &self.plan.context.ssh.username,
+            ids,
+            from_box,
+            phases,
+        )
     }
 
     /// A hint for the failures whose cause tmpl knows.

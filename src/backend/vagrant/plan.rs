@@ -27,6 +27,8 @@ pub struct VmPlan {
     pub key_path: PathBuf,
     /// The cloud-init seed, a volume of libvirt's pool (see `virsh::vol_upload`).
     pub seed_volume: Option<String>,
+    /// The uid and gid the login user gets (see `login`): an ordinary person's, or None.
+    pub login_ids: Option<(u32, u32)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,5 +158,6 @@ pub fn plan(loaded: &Loaded, home: Option<&std::path::Path>) -> VmPlan {
         dotfile_dir: id.state_dir.join("vagrant"),
         key_path,
         seed_volume,
+        login_ids: super::login::wanted(c.sync.is_some()),
     }
 }
