@@ -31,6 +31,12 @@ fn lifecycle_limits_ports_and_exit_codes() {
         p.dir.canonicalize().unwrap().display().to_string()
     );
     assert_eq!(p.sh("cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes"), (384 * 1024 * 1024).to_string());
+    // what build tools size their parallelism from: CPUS, not the host's cores
+    let host_cores = std::thread::available_parallelism().unwrap().get();
+    assert_eq!(p.sh("nproc"), 1.min(host_cores).to_string());
+    if host_cores > 1 {
+        assert_eq!(hc["CpusetCpus"].as_str().unwrap().split(',').count(), 1);
+    }
 
     // arguments arrive exactly as given; exit codes pass through
     assert_eq!(p.sh("echo $((6*7))"), "42");

@@ -47,6 +47,13 @@ fn a_persons_container_lifecycle_with_provisioning_and_their_own_files() {
     );
     let up = p.run(&["up"]);
     assert!(up.status.success());
+    let cgroup2 = std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .any(|l| l.contains(" /sys/fs/cgroup ") && l.contains(" - cgroup2 "));
+    let warned = String::from_utf8_lossy(&up.stderr)
+        .contains("MEMORY=256 and CPUS=1 are not enforced on this host: rootless Podman cannot set limits on a cgroup v1 host");
+    assert_eq!(warned, !cgroup2, "one line, where the host cannot");
     let slug = p.slug();
     // the person's own Podman, never root's
     assert_eq!(their_containers(&u), vec![format!("tmpl-{slug}")]);

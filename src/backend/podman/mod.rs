@@ -8,6 +8,7 @@
 mod api;
 pub mod client;
 mod driver;
+pub mod limits;
 pub mod network;
 pub mod protect;
 mod snapshot;
@@ -181,10 +182,31 @@ impl Podman {
             network::ensure(&self.client, net, &self.loaded.id.slug)?;
         }
         let binds = binds(&self.loaded, true)?;
+        let unenforced = limits::host_unenforced();
+        if let Some(why) = unenforced {
+            ui::warn(format!(
+                "MEMORY={} and CPUS={} are not enforced on this host: {why} (root's Podman, or cgroup v2 with the controllers delegated, enforces them)",
+                self.loaded.config.memory_mib, self.loaded.config.cpus
+            ));
+        }
+        let cpuset = limits::cpuset(
+            &limits::host_cores(),
+            self.loaded.config.cpus,
+            &self.loaded.id.slug,
+        );
         let spec_of = |disk: bool, binds: Vec<String>| {
             let mut spec = spec::container_spec(&self.loaded, &public, disk, binds);
             if let Some(i) = image {
                 spec.image = Some(i.to_owned());
+            }
+            if let Some(hc) = spec.host_config.as_mut() {
+                if unenforced.is_some() {
+                    // Podman would ignore them; a cpuset it could even refuse
+                    hc.memory = None;
+                    hc.nano_cpus = None;
+                } else {
+                    hc.cpuset_cpus = cpuset.clone();
+                }
             }
             spec
         };
