@@ -70,21 +70,15 @@ impl Dirs {
 impl Dirs {
     /// tmpl's state and cache folders are the person's alone: they hold keys, inventories
     /// and the paths of every project, and on a shared host another person must not read them.
-    /// Made private, or tightened if an older tmpl or a umask left them open; best effort, so
-    /// a read-only home still runs `validate`.
+    /// Tightened where an older tmpl or a umask left them open (every command does it, and
+    /// `up` once it has made them); best effort, and nothing is made here: a command that
+    /// fails writes nothing.
     pub fn keep_private(&self) {
-        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        use std::os::unix::fs::PermissionsExt;
         for d in [&self.state, &self.cache] {
-            match std::fs::metadata(d) {
-                Ok(m) if m.is_dir() && m.permissions().mode() & 0o077 != 0 => {
+            if let Ok(m) = std::fs::symlink_metadata(d) {
+                if m.is_dir() && m.permissions().mode() & 0o077 != 0 {
                     let _ = std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700));
-                }
-                Ok(_) => {}
-                Err(_) => {
-                    if let Some(parent) = d.parent() {
-                        let _ = std::fs::create_dir_all(parent);
-                    }
-                    let _ = std::fs::DirBuilder::new().mode(0o700).create(d);
                 }
             }
         }

@@ -31,6 +31,26 @@ fn lifecycle_limits_ports_and_exit_codes() {
         p.dir.canonicalize().unwrap().display().to_string()
     );
     assert_eq!(p.sh("cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes"), (384 * 1024 * 1024).to_string());
+    // the host key is tmpl's, pinned before the first contact: the one line of known_hosts
+    // is the key the guest's sshd serves
+    let kh = std::fs::read_to_string(
+        p.xdg()
+            .join("state/tmpl")
+            .join(&slug)
+            .join("ssh/known_hosts"),
+    )
+    .unwrap();
+    assert_eq!(kh.lines().count(), 1, "{kh}");
+    let pinned: Vec<&str> = kh.split_whitespace().skip(1).take(2).collect();
+    let served = p.sh("ssh-keygen -y -f /etc/ssh/ssh_host_ed25519_key");
+    let served: Vec<&str> = served.split_whitespace().take(2).collect();
+    assert_eq!(pinned, served);
+    assert_eq!(
+        p.sh("ls /etc/ssh/ | grep -c '_key$'"),
+        "1",
+        "no keys generated"
+    );
+
     // what build tools size their parallelism from: CPUS, not the host's cores
     let host_cores = std::thread::available_parallelism().unwrap().get();
     assert_eq!(p.sh("nproc"), 1.min(host_cores).to_string());

@@ -134,6 +134,11 @@ pub trait Backend {
     fn settle(&self, _access: &Access, _phases: &mut Phases) -> Result<()> {
         Ok(())
     }
+    /// The host key tmpl handed the guest at creation, to pin exactly (`None`: the guest
+    /// makes its own, and the first contact pins it).
+    fn host_key(&self) -> Option<String> {
+        None
+    }
     /// Waits until the guest accepts a login: SSH, unless a guest knows better.
     fn wait_ready(&self, access: &Access, timeout: Duration) -> Result<()> {
         access.wait_ready(timeout)

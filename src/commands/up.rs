@@ -64,6 +64,7 @@ pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<Exit> {
             .map_err(|e| phases.record_error(&ctx.dirs.state, &loaded.id.slug, &infra, e))?;
     }
     projects::remember(&ctx.dirs.state, &loaded)?;
+    ctx.dirs.keep_private();
     let provisioned = provision_step(
         &loaded,
         backend.as_ref(),
@@ -118,6 +119,9 @@ pub(super) fn reach(
     let access = Access::new(&loaded.id.slug, &loaded.id.state_dir);
     if outcome == UpOutcome::Created {
         access.forget_host_keys();
+        if let Some(public) = backend.host_key() {
+            access.pin_host_key(&public)?;
+        }
     }
     let moved = access.write_config(endpoint)?;
     // A running guest is only trusted to be reachable when nothing changed and its SSH port

@@ -79,6 +79,41 @@ impl Access {
         Ok(public.trim().to_owned())
     }
 
+    /// The guest's own host key, made by tmpl on first use, for a guest that takes it at
+    /// creation (a container): sshd then starts without generating keys, and the pin is exact
+    /// from the first contact, so no neighbour answering first could win an `accept-new`.
+    /// Returns (private key text, public key line).
+    pub fn ensure_host_key(&self) -> Result<(String, String)> {
+        private_dir(&self.dir)?;
+        let key = self.dir.join("host_ed25519");
+        if !key.exists() {
+            Cmd::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-C"])
+                .arg(&self.alias)
+                .arg("-f")
+                .arg(&key)
+                .read()?;
+        }
+        let private = std::fs::read_to_string(&key)
+            .with_context(|| format!("cannot read {}", key.display()))?;
+        let public = std::fs::read_to_string(key.with_extension("pub"))
+            .with_context(|| format!("cannot read {}.pub", key.display()))?;
+        Ok((private, public.trim().to_owned()))
+    }
+
+    /// Pins `public` (`ssh-ed25519 AAAA… comment`) as the only key of this guest.
+    pub fn pin_host_key(&self, public: &str) -> Result<()> {
+        let mut words = public.split_whitespace();
+        let (Some(kind), Some(b64)) = (words.next(), words.next()) else {
+            anyhow::bail!("not a public key: {public}");
+        };
+        crate::atomic::write(
+            &self.known_hosts(),
+            format!("{} {kind} {b64}\n", self.alias).as_bytes(),
+            0o600,
+        )
+    }
+
     /// The `Host` block for this endpoint.
     pub fn host_block(&self, e: &Endpoint) -> String {
         let q = |p: &Path| format!("\"{}\"", p.display());
@@ -208,8 +243,17 @@ impl Access {
     pub fn wait_ready(&self, timeout: Duration) -> Result<()> {
         let start = Instant::now();
         let mut last = String::new();
+        let endpoint = self.cached_endpoint();
         while start.elapsed() < timeout {
             crate::interrupt::check("waiting for SSH")?;
+            // sshd's greeting first, polled every 10 ms: a login attempt costs an ssh process
+            // (tens of ms), a refused connect a few microseconds
+            if let Some(e) = &endpoint {
+                if !greets(e) {
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                }
+            }
             let out = self
                 .base()?
                 .args([
@@ -230,7 +274,7 @@ impl Access {
                 return Ok(());
             }
             last = out.stderr.trim().to_owned();
-            std::thread::sleep(Duration::from_millis(500));
+            std::thread::sleep(Duration::from_millis(100));
         }
         Err(Failure::new(
             code::FAILURE,
@@ -247,6 +291,26 @@ impl Access {
         ))
         .into())
     }
+}
+
+/// Does an SSH server greet on the endpoint right now? A published port accepts connections
+/// before sshd runs (Podman's forwarder does), so the greeting is what says it is up.
+fn greets(e: &Endpoint) -> bool {
+    use std::io::Read;
+    use std::net::ToSocketAddrs;
+    let Some(addr) = (e.host.as_str(), e.port)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+    else {
+        return true; // a name we cannot resolve here: let ssh try and say why
+    };
+    let Ok(mut s) = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
+    let mut buf = [0u8; 4];
+    s.read_exact(&mut buf).is_ok() && &buf == b"SSH-"
 }
 
 /// Does the endpoint accept a TCP connection right now? (Well under a millisecond locally.)

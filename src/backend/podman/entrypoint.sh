@@ -19,6 +19,12 @@ mkdir -p /run/sshd /root/.ssh
 chmod 700 /root/.ssh
 printf '%s\n' "$TMPL_AUTHORIZED_KEY" > /root/.ssh/authorized_keys
 chmod 600 /root/.ssh/authorized_keys
-ssh-keygen -A >/dev/null
 echo "tmpl: sshd starting" >&2
+if [ -n "${TMPL_HOST_KEY:-}" ]; then
+  # tmpl made this guest's host key and pinned it: no key generation at start
+  (umask 077 && printf '%s\n' "$TMPL_HOST_KEY" > /etc/ssh/ssh_host_ed25519_key)
+  unset TMPL_HOST_KEY
+  exec /usr/sbin/sshd -D -e -h /etc/ssh/ssh_host_ed25519_key
+fi
+ssh-keygen -A >/dev/null
 exec /usr/sbin/sshd -D -e

@@ -173,6 +173,7 @@ impl Podman {
     /// Creates the project's container from its image, or from `image` (a snapshot's).
     fn create_from(&self, image: Option<&str>) -> Result<()> {
         let public = self.access.ensure_key()?;
+        let (host_key, _) = self.access.ensure_host_key()?;
         if let Some(net) = self.network()? {
             let name = spec::network_name(&self.loaded.id.slug);
             network::ensure_own(&self.client, &name, &net, &self.loaded.id.slug)?;
@@ -199,6 +200,12 @@ impl Podman {
             if let Some(i) = image {
                 spec.image = Some(i.to_owned());
             }
+            // The container's env is the owner's to read (`podman inspect`: root, or the
+            // person), and root in the guest has its own host key anyway: it only says who
+            // the guest is.
+            spec.env
+                .get_or_insert_with(Vec::new)
+                .push(format!("TMPL_HOST_KEY={host_key}"));
             if let Some(hc) = spec.host_config.as_mut() {
                 if unenforced.is_some() {
                     // Podman would ignore them; a cpuset it could even refuse
@@ -328,6 +335,10 @@ impl Podman {
 }
 
 impl Backend for Podman {
+    fn host_key(&self) -> Option<String> {
+        self.access.ensure_host_key().ok().map(|(_, public)| public)
+    }
+
     fn infra_type(&self) -> InfraType {
         InfraType::Container
     }
