@@ -55,8 +55,11 @@ fixtures:
 demo: setup fixtures release
 	bash scripts/demo.sh
 
+## Everyday commands against Vagrant and Podman (scripts/bench.sh), then creating guests
+## against the tools underneath (scripts/bench-create.sh: the targets of creation speed).
 bench: setup fixtures release
 	bash scripts/bench.sh
+	bash scripts/bench-create.sh
 
 ## Manual pages (tmpl.1 and one per subcommand) into target/man: `man -l target/man/tmpl.1`.
 man: release

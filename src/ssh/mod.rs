@@ -239,6 +239,28 @@ impl Access {
         })
     }
 
+    /// Waits until sshd greets on the configured endpoint, up to `timeout`: enough for a
+    /// guest whose sshd starts only once its keys are in place (a container's entrypoint), and
+    /// whose host key tmpl pinned, so the first `tmpl ssh` still checks who answers.
+    pub fn wait_greeting(&self, timeout: Duration) -> Result<()> {
+        let start = Instant::now();
+        if let Some(e) = self.cached_endpoint() {
+            while start.elapsed() < timeout {
+                crate::interrupt::check("waiting for SSH")?;
+                if greets(&e) {
+                    return Ok(());
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        // no endpoint, or no greeting in time: a login attempt says why
+        self.wait_ready(
+            timeout
+                .saturating_sub(start.elapsed())
+                .max(Duration::from_secs(1)),
+        )
+    }
+
     /// Waits until the guest accepts a login, up to `timeout`.
     pub fn wait_ready(&self, timeout: Duration) -> Result<()> {
         let start = Instant::now();

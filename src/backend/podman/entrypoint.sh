@@ -23,6 +23,7 @@ echo "tmpl: sshd starting" >&2
 if [ -n "${TMPL_HOST_KEY:-}" ]; then
   # tmpl made this guest's host key and pinned it: no key generation at start
   (umask 077 && printf '%s\n' "$TMPL_HOST_KEY" > /etc/ssh/ssh_host_ed25519_key)
+  ssh-keygen -y -f /etc/ssh/ssh_host_ed25519_key > /etc/ssh/ssh_host_ed25519_key.pub
   unset TMPL_HOST_KEY
   exec /usr/sbin/sshd -D -e -h /etc/ssh/ssh_host_ed25519_key
 fi

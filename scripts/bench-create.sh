@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Creating guests, tmpl next to the tool underneath, interleaved in one run (issue 15's targets):
+#   - container `up` from nothing to SSH answering   vs `podman run -d` of the same image
+#   - container `up` of a stopped guest, `stop`, `rm` vs `podman start`, `podman stop`, `podman rm -f`
+#   - VM `up` from nothing (box, 1 GiB, 1 CPU, 8 GiB disk, no shared folder) vs a plain Vagrantfile
+# Prints a Markdown table with ratios (tmpl ÷ other). Needs `make setup fixtures`.
+#
+#   scripts/bench-create.sh [RUNS]      RUNS for containers (default 5); VMs run VM_RUNS (1)
+#   BENCH_ONLY=container                skips the VM row (a VM boot is a minute under TCG)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-5}
+vm_runs=${VM_RUNS:-1}
+export TMPL_LIBVIRT_DRIVER=${TMPL_LIBVIRT_DRIVER:-qemu} NO_COLOR=1
+cargo build --release -q
+tmpl=$PWD/target/release/tmpl
+image=localhost/tmpl-test/debian12
+work=$(mktemp -d /tmp/tmpl-bench-create.XXXXXX)
+export XDG_CACHE_HOME=$work/xdg/cache XDG_STATE_HOME=$work/xdg/state XDG_CONFIG_HOME=$work/xdg/config
+ct=$work/ct vm=$work/vm plain=$work/plain
+mkdir -p "$ct" "$vm" "$plain"
+printf 'INFRA_TYPE=container\nMEMORY=512\nCPUS=1\nDISK=2\nIMAGE=%s\nSYNC=none\n' "$image" >"$ct/.env"
+printf 'INFRA_TYPE=vm\nMEMORY=1024\nCPUS=1\nDISK=8\nIMAGE=tmpl-test/debian12\nSYNC=none\n' >"$vm/.env"
+cat >"$plain/Vagrantfile" <<VF
+Vagrant.configure('2') do |config|
+  config.vm.box = 'tmpl-test/debian12'
+  config.vm.synced_folder '.', '/vagrant', disabled: true
+  config.vm.provider 'libvirt' do |lv|
+    lv.driver = '$TMPL_LIBVIRT_DRIVER'
+    lv.default_prefix = 'tmplbench-'
+    lv.memory = 1024
+    lv.cpus = 1
+    lv.machine_virtual_size = 8
+  end
+end
+VF
+pname="tmpl-bench-create"
+plain_vagrant() { (cd "$plain" && VAGRANT_CHECKPOINT_DISABLE=1 VAGRANT_BOX_UPDATE_CHECK_DISABLE=1 vagrant "$@"); }
+cleanup() {
+  "$tmpl" -q -C "$ct" rm -f >/dev/null 2>&1 || true
+  "$tmpl" -q -C "$vm" rm -f >/dev/null 2>&1 || true
+  plain_vagrant destroy -f >/dev/null 2>&1 || true
+  podman rm -f -t 0 "$pname" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+"$tmpl" -q -C "$ct" trust >/dev/null
+"$tmpl" -q -C "$vm" trust >/dev/null
+
+ms() { local s e; s=$(date +%s%N); "$@" >/dev/null 2>&1 </dev/null || true; e=$(date +%s%N); echo $(((e - s) / 1000000)); }
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+# `podman run -d` ends when the container runs; tmpl's up when SSH answers. For a fair row the
+# plain run also waits for its sshd's greeting, the way tmpl does (a TCP connect every 10 ms).
+greeting() { # port
+  python3 - "$1" <<'PY'
+import socket, sys, time
+port = int(sys.argv[1]); end = time.time() + 30
+while time.time() < end:
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=0.5)
+        s.settimeout(0.5)
+        if s.recv(4) == b"SSH-":
+            sys.exit(0)
+    except OSError:
+        pass
+    time.sleep(0.01)
+sys.exit(1)
+PY
+}
+plain_run() {
+  podman run -d --name "$pname" --memory 512m --cpus 1 -p 127.0.0.1:18955:22 "$image" \
+    sh -c 'mkdir -p /run/sshd && ssh-keygen -A >/dev/null && exec /usr/sbin/sshd -D -e' >/dev/null
+  greeting 18955
+}
+
+plain_start() { podman start "$pname" >/dev/null && greeting 18955; }
+
+declare -A t
+add() { t[$1]="${t[$1]:-} $2"; }
+echo "containers, $runs interleaved rounds..." >&2
+for _ in $(seq "$runs"); do
+  add up_new "$(ms "$tmpl" -q -C "$ct" up)"
+  add bare "$(ms podman run -d --name "$pname" --memory 512m --cpus 1 "$image" sleep 600)"
+  podman rm -f -t 0 "$pname" >/dev/null 2>&1
+  add run "$(ms plain_run)"
+  add stop "$(ms "$tmpl" -q -C "$ct" stop)"
+  add pstop "$(ms podman stop "$pname")"
+  add up_stopped "$(ms "$tmpl" -q -C "$ct" up)"
+  add pstart "$(ms plain_start)"
+  add rm "$(ms "$tmpl" -q -C "$ct" rm -f)"
+  add prm "$(ms podman rm -f "$pname")"
+done
+med() { tr ' ' '\n' <<<"${t[$1]}" | grep . | median; }
+row() { # label tmpl-key other-label other-key target
+  local a b; a=$(med "$2"); b=$(med "$4")
+  echo "| $1 | $a ms | $3: $b ms | $(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.2f×", a/b}') | $5 |"
+}
+rows=()
+rows+=("$(row 'container `up` from nothing to SSH answering' up_new '`podman run -d` (no sshd)' bare '≤ 2.5×')")
+rows+=("$(row 'container `up` from nothing to SSH answering' up_new '`podman run -d` + its sshd greeting' run '-')")
+rows+=("$(row 'container `up` of a stopped guest, SSH answering' up_stopped '`podman start` + greeting' pstart '≤ 1.05×')")
+rows+=("$(row 'container `stop`' stop '`podman stop`' pstop '≤ 1.05×')")
+rows+=("$(row 'container `rm`' rm '`podman rm -f`' prm '≤ 1.05×')")
+
+if [ "${BENCH_ONLY:-}" != container ]; then
+  echo "VMs, $vm_runs round(s) (a minute or more each under emulation)..." >&2
+  for _ in $(seq "$vm_runs"); do
+    add vup "$(ms "$tmpl" -q -C "$vm" up)"
+    "$tmpl" -q -C "$vm" rm -f >/dev/null 2>&1
+    add vplain "$(ms plain_vagrant up --provider=libvirt)"
+    plain_vagrant destroy -f >/dev/null 2>&1
+  done
+  rows+=("$(row 'VM `up` from a box (grows the root filesystem)' vup 'plain `vagrant up`' vplain '≤ 1.15×')")
+fi
+
+echo
+echo "Machine: $(nproc) CPUs, $(free -g | awk '/Mem:/ {print $2}') GiB, Linux $(uname -r), libvirt driver $TMPL_LIBVIRT_DRIVER; medians of $runs container rounds, $vm_runs VM round(s); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "| step | tmpl | the tool underneath | ratio | target |"
+echo "|---|---|---|---|---|"
+printf '%s\n' "${rows[@]}"
