@@ -55,10 +55,16 @@ pub(super) fn strip_erase(s: &str) -> String {
     s.replace("\x1b[K", "")
 }
 
-/// A frame of a Ruby backtrace: `\tfrom /usr/share/.../machine.rb:217:in `block in action'`.
+/// A frame of a Ruby backtrace: `\tfrom /usr/share/.../machine.rb:217:in `block in action'`,
+/// or of a script without `.rb` (`from /usr/bin/vagrant:25:in `load'`).
 pub(super) fn is_trace_frame(line: &str) -> bool {
-    let t = line.trim_start();
-    t.starts_with("from /") && t.contains(".rb:") && t.contains(":in ")
+    let Some(rest) = line.trim_start().strip_prefix("from /") else {
+        return false;
+    };
+    rest.split_once(":in ").is_some_and(|(path, _)| {
+        path.rsplit_once(':')
+            .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    })
 }
 
 /// The lines that explain a failure. An uncaught Ruby exception (Vagrant's plugins raise
@@ -91,6 +97,17 @@ pub fn compact_trace(lines: &[String]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn frames_of_scripts_without_rb_are_frames_too() {
+        assert!(is_trace_frame("\tfrom /usr/bin/vagrant:25:in `load'"));
+        assert!(is_trace_frame(
+            "  from /usr/share/rubygems-integration/all/gems/vagrant-2.3.4/bin/vagrant:211:in `new'"
+        ));
+        assert!(is_trace_frame("\tfrom /usr/lib/ruby/x.rb:7:in `create'"));
+        assert!(!is_trace_frame("from /etc/hosts we read the name"));
+        assert!(!is_trace_frame("copying from /tmp:in progress"));
+    }
     use crate::error::Failure;
     use crate::process::Cmd;
 
