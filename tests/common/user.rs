@@ -160,6 +160,8 @@ fn remove(name: &str) {
         // rootless storage holds files of subordinate ids: only root removes those
         let _ = host("userdel", &["--remove", name]);
         let _ = host("rm", &["-rf", &format!("/tmp/podman-run-{uid}")]);
+        // tmpl's ssh control folder of that uid (see src/ssh/control.rs)
+        let _ = host("rm", &["-rf", &format!("/tmp/tmpl-{uid}")]);
     }
 }
 
