@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 runs=${1:-10}
 export TMPL_LIBVIRT_DRIVER=${TMPL_LIBVIRT_DRIVER:-qemu} NO_COLOR=1
 cargo build --release -q
-tmpl=$PWD/target/release/tmpl
+tmpl=${CARGO_TARGET_DIR:-$PWD/target}/release/tmpl
 work=$(mktemp -d /tmp/tmpl-bench.XXXXXX)
 export XDG_CACHE_HOME=$work/xdg/cache XDG_STATE_HOME=$work/xdg/state XDG_CONFIG_HOME=$work/xdg/config
 vm=$work/benchvm ct=$work/benchct
