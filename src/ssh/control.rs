@@ -15,8 +15,7 @@ pub fn control_dir() -> PathBuf {
 }
 
 fn euid() -> u32 {
-    // SAFETY: geteuid has no preconditions and cannot fail
-    unsafe { libc::geteuid() }
+    crate::person::uid()
 }
 
 /// Creates the control socket folder (mode 0700), or checks the one there: a socket in it

@@ -61,18 +61,24 @@ impl Access {
         control_dir().join(&self.alias)
     }
 
-    /// The project's key pair, made on first use. Returns the public key.
-    pub fn ensure_key(&self) -> Result<String> {
-        private_dir(&self.dir)?;
-        let key = self.key();
+    /// An ed25519 key pair at `key` (and `key.pub`), made unless it is there.
+    fn keygen(&self, key: &Path) -> Result<()> {
         if !key.exists() {
             Cmd::new("ssh-keygen")
                 .args(["-q", "-t", "ed25519", "-N", "", "-C"])
                 .arg(&self.alias)
                 .arg("-f")
-                .arg(&key)
+                .arg(key)
                 .read()?;
         }
+        Ok(())
+    }
+
+    /// The project's key pair, made on first use. Returns the public key.
+    pub fn ensure_key(&self) -> Result<String> {
+        private_dir(&self.dir)?;
+        let key = self.key();
+        self.keygen(&key)?;
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600))?;
         let public = std::fs::read_to_string(key.with_extension("pub"))
             .with_context(|| format!("cannot read {}.pub", key.display()))?;
@@ -86,14 +92,7 @@ impl Access {
     pub fn ensure_host_key(&self) -> Result<(String, String)> {
         private_dir(&self.dir)?;
         let key = self.dir.join("host_ed25519");
-        if !key.exists() {
-            Cmd::new("ssh-keygen")
-                .args(["-q", "-t", "ed25519", "-N", "", "-C"])
-                .arg(&self.alias)
-                .arg("-f")
-                .arg(&key)
-                .read()?;
-        }
+        self.keygen(&key)?;
         let private = std::fs::read_to_string(&key)
             .with_context(|| format!("cannot read {}", key.display()))?;
         let public = std::fs::read_to_string(key.with_extension("pub"))

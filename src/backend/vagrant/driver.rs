@@ -93,8 +93,7 @@ impl Driver for VagrantDriver {
             let recorded = crate::fence::net::recorded(&dirs.state.join(slug)).is_some();
             // no project of this user's records it; only root may judge one whose state is
             // nowhere here (another user's, or gone), as only root can remove it anyway
-            // SAFETY: geteuid has no preconditions
-            let root = unsafe { libc::geteuid() } == 0;
+            let root = crate::person::is_root();
             if used || recorded || !(mine(dirs, slug) || root) {
                 continue;
             }
