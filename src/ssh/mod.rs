@@ -314,8 +314,11 @@ impl Access {
     }
 }
 
-/// Does an SSH server greet on the endpoint right now? A published port accepts connections
-/// before sshd runs (Podman's forwarder does), so the greeting is what says it is up.
+/// Does an SSH server greet on the endpoint? A published port accepts connections before
+/// sshd runs (Podman's forwarder does, then closes them), so the greeting is what says it is
+/// up. Once a connection is accepted the greeting is awaited patiently: a guest busy booting
+/// under emulation takes seconds to start sshd's child, and giving up on the connection to
+/// open another only adds to its load (and to sshd's `MaxStartups` count).
 fn greets(e: &Endpoint) -> bool {
     use std::io::Read;
     use std::net::ToSocketAddrs;
@@ -329,7 +332,7 @@ fn greets(e: &Endpoint) -> bool {
     let Ok(mut s) = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500)) else {
         return false;
     };
-    let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
+    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
     let mut buf = [0u8; 4];
     s.read_exact(&mut buf).is_ok() && &buf == b"SSH-"
 }
