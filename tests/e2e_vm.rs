@@ -30,10 +30,14 @@ fn box_and_cloud_image_lifecycles_side_by_side() {
         ),
     );
     assert_eq!(a.code(&["status"]), 4);
+    let package_keys = vagrants_own_key_modes();
 
     let t = Instant::now();
     a.ok(&["up"]);
     eprintln!("box up from nothing: {:.1}s", t.elapsed().as_secs_f64());
+    // Vagrant chmods every key file it is given to 0600, and tmpl offers the insecure key:
+    // from a copy of its own, or a person could no longer read the package's file
+    assert_eq!(vagrants_own_key_modes(), package_keys);
     let sa = a.status();
     let domain_a = sa["domain"].as_str().unwrap().to_owned();
     assert!(domain_a.starts_with("tmpl-twin-"));
@@ -87,6 +91,15 @@ fn box_and_cloud_image_lifecycles_side_by_side() {
     assert_eq!(a.code(&["ssh", "--", "sh", "-c", "exit 7"]), 7);
     assert_eq!(a.sh("echo $((6*7))"), "42");
 
+    // a box's first boot is tmpl's (no `insert_key`, no Vagrant hostname): named, with the
+    // name resolvable, logging in with the project's key, Vagrant's insecure key gone
+    assert_eq!(a.sh("hostname"), "twin");
+    assert_eq!(a.sh("sudo true 2>&1"), "", "sudo resolves the name");
+    let keys_a = a.sh("cat ~/.ssh/authorized_keys");
+    assert!(keys_a.contains(&format!("tmpl-{}", a.slug())), "{keys_a}");
+    assert!(!keys_a.contains("vagrant insecure"), "{keys_a}");
+    assert_eq!(keys_a.lines().count(), 1, "{keys_a}");
+
     // already running: answered from libvirt, no Vagrant
     let t = Instant::now();
     a.ok(&["up"]);
@@ -123,6 +136,20 @@ fn box_and_cloud_image_lifecycles_side_by_side() {
     assert!(!b
         .sh("cat ~/.ssh/authorized_keys")
         .contains("vagrant insecure"));
+    // the host key came from tmpl through the seed: the guest has that one alone, and the
+    // pin was exact before the first contact, not an `accept-new` of whatever answered
+    let ssh_b = b.xdg().join("state/tmpl").join(b.slug()).join("ssh");
+    let made = std::fs::read_to_string(ssh_b.join("host_ed25519.pub")).expect("tmpl made it");
+    let blob = made.split_whitespace().nth(1).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(ssh_b.join("known_hosts")).unwrap(),
+        format!("tmpl-{} ssh-ed25519 {blob}\n", b.slug())
+    );
+    assert_eq!(
+        b.sh("ls /etc/ssh | grep '^ssh_host_.*_key$'"),
+        "ssh_host_ed25519_key"
+    );
+    assert!(b.sh("sudo cat /etc/ssh/ssh_host_ed25519_key.pub").contains(blob));
     let root_b: u64 = b
         .sh("df -B1 --output=size / | tail -n1")
         .trim()
@@ -167,6 +194,28 @@ fn box_and_cloud_image_lifecycles_side_by_side() {
         !std::path::Path::new(&format!("/var/lib/libvirt/images/tmpl-{slug_b}-seed.iso")).exists()
     );
     drop(bridge);
+}
+
+/// The modes of the Vagrant package's key files (Debian's layout), to see that nothing
+/// changed them.
+fn vagrants_own_key_modes() -> Vec<(std::path::PathBuf, u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    let gems = std::path::Path::new("/usr/share/rubygems-integration/all/gems");
+    let mut modes: Vec<_> = std::fs::read_dir(gems)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("vagrant-2"))
+        .flat_map(|e| {
+            std::fs::read_dir(e.path().join("keys"))
+                .into_iter()
+                .flatten()
+                .flatten()
+        })
+        .map(|k| (k.path(), k.metadata().unwrap().permissions().mode() & 0o777))
+        .collect();
+    modes.sort();
+    modes
 }
 
 /// Ctrl+C at a terminal while Vagrant creates the domain: Vagrant gets one SIGINT, cleans up,

@@ -130,7 +130,9 @@ pub trait Backend {
     /// Makes the guest run, creating it if needed; returns what it did and where to log in.
     /// It does not wait for SSH: `up` does that, once, for every kind of guest.
     fn up(&self, phases: &mut Phases) -> Result<(UpOutcome, Endpoint)>;
-    /// What a new guest still needs once it answers SSH (a VM from a box grows its disk).
+    /// What the guest still needs once it answers SSH, called by every `up`: a backend keeps
+    /// its own record of what is done (a VM from a box: its first boot), so that this costs
+    /// nothing once done and an interrupted `up` is finished by the next.
     fn settle(&self, _access: &Access, _phases: &mut Phases) -> Result<()> {
         Ok(())
     }

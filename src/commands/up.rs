@@ -58,11 +58,6 @@ pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<Exit> {
     }
     let access = reach(&loaded, backend.as_ref(), outcome, &endpoint, &mut phases)
         .map_err(|e| phases.record_error(&ctx.dirs.state, &loaded.id.slug, &infra, e))?;
-    if outcome == UpOutcome::Created {
-        backend
-            .settle(&access, &mut phases)
-            .map_err(|e| phases.record_error(&ctx.dirs.state, &loaded.id.slug, &infra, e))?;
-    }
     projects::remember(&ctx.dirs.state, &loaded)?;
     ctx.dirs.keep_private();
     let provisioned = provision_step(
@@ -131,6 +126,7 @@ pub(super) fn reach(
             backend.wait_ready(&access, SSH_TIMEOUT)
         })?;
     }
+    backend.settle(&access, phases)?;
     Ok(access)
 }
 

@@ -222,6 +222,21 @@ impl Access {
         self.command_line(&remote.join(" "), tty)
     }
 
+    /// Like `command`, offering `keys` before the project's, on a connection of its own (the
+    /// shared one logs in with the project's key alone): a box's first contact, while only
+    /// Vagrant's insecure key is authorized. Without `keys`, `command`.
+    pub fn command_offering(&self, command: &[String], keys: &[PathBuf]) -> Result<Cmd> {
+        if keys.is_empty() {
+            return self.command(command, false);
+        }
+        let remote: Vec<String> = command.iter().map(|a| shell_quote(a)).collect();
+        let mut cmd = self.base()?.args(["-o", "ControlPath=none", "-T"]);
+        for k in keys {
+            cmd = cmd.arg("-i").arg(k);
+        }
+        Ok(cmd.arg(&self.alias).arg("--").arg(remote.join(" ")))
+    }
+
     /// The `ssh` command that hands `line` (already quoted; empty: a login shell) to the
     /// guest's login shell.
     pub fn command_line(&self, line: &str, tty: bool) -> Result<Cmd> {

@@ -12,14 +12,17 @@ use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+/// Vagrant's own folder: `VAGRANT_HOME`, else `~/.vagrant.d`.
+pub fn vagrant_home() -> PathBuf {
+    match std::env::var_os("VAGRANT_HOME").filter(|v| !v.is_empty()) {
+        Some(h) => PathBuf::from(h),
+        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".vagrant.d"),
+    }
+}
+
 /// Vagrant's box store, where `vagrant box add` puts boxes.
 pub fn boxes_dir() -> PathBuf {
-    match std::env::var_os("VAGRANT_HOME").filter(|v| !v.is_empty()) {
-        Some(h) => PathBuf::from(h).join("boxes"),
-        None => {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".vagrant.d/boxes")
-        }
-    }
+    vagrant_home().join("boxes")
 }
 
 /// Is a libvirt box of this name added? Read from Vagrant's store, not `vagrant box list`,
@@ -224,20 +227,29 @@ fn download(url: &str, cache_root: &Path) -> Result<PathBuf> {
 }
 
 /// cloud-config: the login user with the project's key (and an ordinary person's ids, see
-/// `login`), the hostname, and the root filesystem grown to the disk.
-fn user_data(plan: &VmPlan, public_key: &str) -> String {
+/// `login`), the hostname, the root filesystem grown to the disk, and the host key tmpl made
+/// (`host_key`: OpenSSH's private key text and the public key line), the only one: sshd starts without generating
+/// any (RSA takes seconds under emulation) and tmpl's pin is exact from the first contact.
+fn user_data(plan: &VmPlan, public_key: &str, host_key: (&str, &str)) -> String {
     let hostname = &plan.context.hostname;
     let (bootcmd, ids) = super::login::cloud_config(plan.login_ids);
+    let host_private: String = host_key.0.lines().map(|l| format!("    {l}\n")).collect();
+    let host_public = host_key.1;
     format!(
-        "#cloud-config\nhostname: {hostname}\nmanage_etc_hosts: true\n{bootcmd}users:\n  - name: {CLOUD_USER}\n{ids}    sudo: 'ALL=(ALL) NOPASSWD:ALL'\n    shell: /bin/bash\n    lock_passwd: true\n    ssh_authorized_keys:\n      - '{public_key}'\nssh_pwauth: false\ngrowpart:\n  mode: auto\n  devices: ['/']\nresize_rootfs: true\n"
+        "#cloud-config\nhostname: {hostname}\nmanage_etc_hosts: true\nssh_deletekeys: true\nssh_genkeytypes: []\nssh_keys:\n  ed25519_private: |\n{host_private}  ed25519_public: '{host_public}'\n{bootcmd}users:\n  - name: {CLOUD_USER}\n{ids}    sudo: 'ALL=(ALL) NOPASSWD:ALL'\n    shell: /bin/bash\n    lock_passwd: true\n    ssh_authorized_keys:\n      - '{public_key}'\nssh_pwauth: false\ngrowpart:\n  mode: auto\n  devices: ['/']\nresize_rootfs: true\n"
     )
 }
 
 /// The NoCloud seed for a cloud image (`user_data`), built in a private temporary folder and
 /// handed to libvirt as the pool volume `volume`, where its QEMU can read it.
-pub fn write_seed(plan: &VmPlan, public_key: &str, volume: &str) -> Result<()> {
+pub fn write_seed(
+    plan: &VmPlan,
+    public_key: &str,
+    host_key: (&str, &str),
+    volume: &str,
+) -> Result<()> {
     let hostname = &plan.context.hostname;
-    let user_data = user_data(plan, public_key);
+    let user_data = user_data(plan, public_key, host_key);
     let meta_data = format!("instance-id: {}\nlocal-hostname: {hostname}\n", plan.domain);
     let work = tempfile::tempdir()?;
     crate::ssh::write_private(&work.path().join("user-data"), user_data.as_bytes())?;

@@ -38,9 +38,7 @@ impl Backend for Vagrant {
                 state: State::Running,
                 ip: Some(ip),
             }) if self.known_to_vagrant() => {
-                let endpoint = self.endpoint(ip);
-                self.finish_login_ids(&endpoint, phases)?;
-                return Ok((UpOutcome::AlreadyRunning, endpoint));
+                return Ok((UpOutcome::AlreadyRunning, self.endpoint(ip)));
             }
             Some(_) if self.known_to_vagrant() => {
                 self.ensure_network()?;
@@ -71,40 +69,42 @@ impl Backend for Vagrant {
                 UpOutcome::Created
             }
         };
-        let endpoint = self.running_endpoint()?;
-        if outcome == UpOutcome::Started {
-            self.finish_login_ids(&endpoint, phases)?;
-        }
-        Ok((outcome, endpoint))
+        Ok((outcome, self.running_endpoint()?))
     }
 
-    /// A VM from a box gets its root filesystem grown to DISK over SSH, once `up` has seen it
-    /// answer; cloud images do it through cloud-init. An ordinary person's login user gets
-    /// their ids (see `login`).
+    /// Vagrant's `up` returns once it has logged in, so sshd's greeting is enough here: a
+    /// second login would cost a key exchange with a slow guest (a second or more under
+    /// emulation).
+    fn wait_ready(&self, access: &Access, timeout: Duration) -> Result<()> {
+        access.wait_greeting(timeout)
+    }
+
+    /// A cloud image's host key comes from tmpl, through its seed (see `image::user_data`).
+    fn host_key(&self) -> Option<String> {
+        self.plan.seed_volume.as_ref()?;
+        self.access.ensure_host_key().ok().map(|(_, public)| public)
+    }
+
+    /// What a VM still needs once it answers, each done once and recorded, so that an `up`
+    /// interrupted before finishes it on the next: a box's first boot (`first-boot.sh`), and
+    /// an ordinary person's ids for the login user (see `login`).
     fn settle(&self, access: &Access, phases: &mut Phases) -> Result<()> {
-        let from_box = matches!(
-            self.plan.box_source,
-            BoxSource::Named | BoxSource::BoxFile(_)
-        );
-        if from_box {
-            let cmd = access.command(
-                &["sudo".into(), "sh".into(), "-c".into(), GROW_ROOT.into()],
-                false,
-            )?;
-            phases.run("grow", "growing the root filesystem to DISK", || {
-                cmd.read().map(|_| ())
-            })?;
+        let state = &self.loaded.id.state_dir;
+        let from_box = self.made_from_box();
+        if from_box && !first_boot_done(state) {
+            self.first_boot(access, phases)?;
+            crate::atomic::write(&state.join(FIRST_BOOT_RECORD), b"done\n", 0o600)?;
         }
         match self.plan.login_ids {
-            Some(ids) => login::settle(
+            Some(ids) if !login::settled(state, ids) => login::settle(
                 access,
-                &self.loaded.id.state_dir,
+                state,
                 &self.plan.context.ssh.username,
                 ids,
                 from_box,
                 phases,
             ),
-            None => Ok(()),
+            _ => Ok(()),
         }
     }
 

@@ -7,6 +7,7 @@
 pub mod checks;
 pub mod driver;
 pub mod image;
+pub mod keys;
 pub mod kvm;
 mod lifecycle;
 pub mod login;
@@ -42,9 +43,16 @@ pub struct Vagrant {
     driver: std::cell::OnceCell<kvm::Driver>,
 }
 
-/// Grows the root partition and filesystem to the disk, on guests from boxes (cloud images do
-/// it through cloud-init). Harmless when there is nothing to grow.
-const GROW_ROOT: &str = include_str!("grow-root.sh");
+/// A box's first-boot work over SSH: the hostname, the project's key in place of Vagrant's
+/// insecure one, the root filesystem grown (cloud images get all three from cloud-init).
+const FIRST_BOOT: &str = include_str!("first-boot.sh");
+
+/// Where `settle` notes that a box's first boot is done, in the state dir.
+const FIRST_BOOT_RECORD: &str = "first-boot";
+
+fn first_boot_done(state_dir: &std::path::Path) -> bool {
+    state_dir.join(FIRST_BOOT_RECORD).is_file()
+}
 
 impl Vagrant {
     pub fn new(loaded: Loaded, dirs: Dirs) -> Vagrant {
@@ -100,6 +108,13 @@ impl Vagrant {
                 .map(|_| plan::mac_of(&self.loaded.id.slug)),
         });
         c.driver = self.driver().name.clone();
+        if let Some(keys::Login::Project { insecure }) = self.box_login() {
+            c.ssh.private_key_paths = std::iter::once(&self.plan.key_path)
+                .chain(&insecure)
+                .map(|p| p.display().to_string())
+                .collect();
+            c.ssh.insert_key = false;
+        }
         if let Some(vol) = &self.plan.seed_volume {
             // before the seed exists (or for `tmpl render` without libvirt): where the default
             // pool keeps it
@@ -200,6 +215,11 @@ impl Vagrant {
 
     /// Writes the Vagrantfile when its text changed (Vagrant reads it on every call).
     pub fn render(&self) -> Result<()> {
+        if let Some(keys::Login::Project { .. }) = self.box_login() {
+            // the copies the Vagrantfile names (see `keys`)
+            crate::ssh::private_dir(&self.access.dir)?;
+            keys::stage(&keys::insecure_keys(), &self.access.dir)?;
+        }
         let text = self.vagrantfile()?;
         let path = self.plan.vagrantfile_dir.join("Vagrantfile");
         if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
@@ -242,14 +262,37 @@ impl Vagrant {
             .join("libvirt")
     }
 
+    /// A box VM's login (see `keys`); `None` for cloud images, which always use the
+    /// project's key.
+    fn box_login(&self) -> Option<keys::Login> {
+        self.made_from_box().then(|| {
+            keys::login(
+                &self.machine_dir().join("private_key"),
+                &keys::insecure_keys(),
+                &self.access.dir,
+            )
+        })
+    }
+
+    fn made_from_box(&self) -> bool {
+        matches!(
+            self.plan.box_source,
+            BoxSource::Named | BoxSource::BoxFile(_)
+        )
+    }
+
     fn known_to_vagrant(&self) -> bool {
         self.machine_dir().join("id").is_file()
     }
 
     fn endpoint(&self, ip: String) -> Endpoint {
-        let identity = match self.plan.box_source {
-            BoxSource::CloudFile(_) | BoxSource::CloudUrl(_) => self.plan.key_path.clone(),
-            _ => self.machine_dir().join("private_key"),
+        // a box VM whose key Vagrant inserted keeps it (see `keys`); every other VM logs in
+        // with the project's key
+        let inserted = self.machine_dir().join("private_key");
+        let identity = if self.made_from_box() && inserted.is_file() {
+            inserted
+        } else {
+            self.plan.key_path.clone()
         };
         Endpoint {
             host: ip,
@@ -319,9 +362,10 @@ impl Vagrant {
         }
         self.remove_orphan_domain()?;
         self.ensure_network()?;
+        // before the Vagrantfile, which names it (Vagrant refuses a key file that is missing)
+        let public = self.access.ensure_key()?;
         // first: every Vagrant call, `box add` included, needs VAGRANT_CWD to exist
         self.render()?;
-        let public = self.access.ensure_key()?;
         let cache_root = self.dirs.cache.clone();
         image::ensure_box(
             &self.plan,
@@ -330,35 +374,36 @@ impl Vagrant {
             &self.env(),
         )?;
         if let Some(vol) = &self.plan.seed_volume {
-            image::write_seed(&self.plan, &public, vol)?;
+            let (private, public_host) = self.access.ensure_host_key()?;
+            image::write_seed(&self.plan, &public, (&private, &public_host), vol)?;
             // the seed's path in the Vagrantfile is the volume's, now that it exists
             self.render()?;
         }
         Ok(())
     }
 
-    /// The login user's ids on a VM this `up` did not create, when the `up` that created it
-    /// stopped before giving them (see `login`).
-    fn finish_login_ids(&self, endpoint: &Endpoint, phases: &mut Phases) -> Result<()> {
-        let Some(ids) = self.plan.login_ids else {
-            return Ok(());
+    /// A box's first-boot work, in one SSH command (see `FIRST_BOOT`). It is tmpl's first
+    /// contact with the guest, which pins its host key; while the project's key is not in
+    /// yet, Vagrant's insecure key is offered too, on a connection of its own.
+    fn first_boot(&self, access: &Access, phases: &mut Phases) -> Result<()> {
+        let mut args: Vec<String> = ["sudo", "sh", "-c", FIRST_BOOT, "sh"]
+            .map(String::from)
+            .into();
+        args.push(self.plan.context.hostname.clone());
+        args.push(self.plan.context.ssh.username.clone());
+        let offered = match self.box_login() {
+            Some(keys::Login::Project { insecure }) => {
+                args.push(self.access.ensure_key()?);
+                args.extend(keys::public_blobs(&insecure)?);
+                insecure
+            }
+            _ => Vec::new(),
         };
-        if login::settled(&self.loaded.id.state_dir, ids) {
-            return Ok(());
-        }
-        self.access.write_config(endpoint)?;
-        self.access.wait_ready(Duration::from_secs(120))?;
-        let from_box = matches!(
-            self.plan.box_source,
-            BoxSource::Named | BoxSource::BoxFile(_)
-        );
-        login::settle(
-            &self.access,
-            &self.loaded.id.state_dir,
-            &self.plan.context.ssh.username,
-            ids,
-            from_box,
-            phases,
+        let cmd = access.command_offering(&args, &offered)?;
+        phases.run(
+            "first_boot",
+            "naming the VM, giving it the project's key, growing its disk",
+            || cmd.read().map(|_| ()),
         )
     }
 

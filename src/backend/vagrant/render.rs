@@ -283,8 +283,8 @@ mod tests {
     #[test]
     fn hostile_values_stay_strings() {
         let mut ctx = sample();
-        ctx.hostname = "x'; system('touch /tmp/pwned'); '".into();
+        ctx.r#box = "x'; system('touch /tmp/pwned'); '".into();
         let text = vagrantfile(BUILTIN_TEMPLATE, &ctx).unwrap();
-        assert!(text.contains(r"m.vm.hostname = 'x\'; system(\'touch /tmp/pwned\'); \''"));
+        assert!(text.contains(r"m.vm.box = 'x\'; system(\'touch /tmp/pwned\'); \''"));
     }
 }
