@@ -140,31 +140,56 @@ impl Backend for Vagrant {
         let mut removed = Vec::new();
         // libvirt does not undefine a domain that has snapshots, and Vagrant would fail half
         // way: they go first (tmpl's and any `tmpl vagrant -- snapshot` took)
-        if virsh::domain(&self.plan.domain)?.is_some() {
+        let domain = virsh::domain(&self.plan.domain)?;
+        if domain.is_some() {
             let n = snapshot::delete_all(&self.plan.domain)?;
             if n > 0 {
                 removed.push(format!("{n} snapshot(s) of VM {}", self.plan.domain));
             }
         }
-        if self.known_to_vagrant() && self.last_approved_vagrantfile()?.is_some() {
+        let nets = [
+            self.plan.network_name.clone(),
+            format!("{}-lan", self.plan.network_name),
+        ];
+        let remove_nets = || -> Result<Vec<String>> {
+            let mut gone = Vec::new();
+            for net in &nets {
+                if virsh::remove_network(net)? {
+                    gone.push(format!("network {net}"));
+                }
+            }
+            Ok(gone)
+        };
+        let by_vagrant = self.known_to_vagrant() && self.last_approved_vagrantfile()?.is_some();
+        if by_vagrant {
+            // Powered off first, as Vagrant's destroy would do it, so that libvirt tears the
+            // VM's own network down (0.4 s here) while Vagrant is still starting: the VM on
+            // it is off, and nothing of it needs the network any more.
+            if domain.is_some_and(|d| d.state == State::Running) {
+                virsh::power_off(&self.plan.domain)?;
+            }
             let destroy = self.logged(&["destroy", "-f"]);
-            phases.run(
-                "remove",
-                &format!("removing VM {}", self.plan.domain),
-                || destroy.stream(),
-            )?;
+            let (destroyed, nets_gone) = std::thread::scope(|s| {
+                let nets = s.spawn(remove_nets);
+                let destroyed = phases.run(
+                    "remove",
+                    &format!("removing VM {}", self.plan.domain),
+                    || destroy.stream(),
+                );
+                (
+                    destroyed,
+                    nets.join().expect("the network removal panicked"),
+                )
+            });
+            destroyed?;
             removed.push(format!("VM {} and its disks", self.plan.domain));
+            removed.extend(nets_gone?);
         }
         if self.remove_orphan_domain()? {
             removed.push(format!("VM {} (left behind)", self.plan.domain));
         }
-        for net in [
-            self.plan.network_name.clone(),
-            format!("{}-lan", self.plan.network_name),
-        ] {
-            if virsh::remove_network(&net)? {
-                removed.push(format!("network {net}"));
-            }
+        if !by_vagrant {
+            removed.extend(remove_nets()?);
         }
         if let Some(vol) = &self.plan.seed_volume {
             if virsh::vol_delete(vol)? {

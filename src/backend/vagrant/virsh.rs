@@ -210,6 +210,16 @@ pub fn remove_network(name: &str) -> Result<bool> {
     Ok(true)
 }
 
+/// Powers a running domain off at once, as pulling the plug does (`virsh destroy`).
+pub fn power_off(name: &str) -> Result<()> {
+    let out = virsh().args(["destroy", name]).output()?;
+    // it may have stopped by itself meanwhile: only a domain still running is an error
+    if !out.success() && domain(name)?.is_some_and(|d| d.state == crate::backend::State::Running) {
+        anyhow::bail!("cannot power off VM `{name}`: {}", out.stderr.trim());
+    }
+    Ok(())
+}
+
 /// Every network name starting with `prefix`.
 pub fn networks_with_prefix(prefix: &str) -> Result<Vec<String>> {
     names_with_prefix("net-list", prefix)
