@@ -149,7 +149,9 @@ fn box_and_cloud_image_lifecycles_side_by_side() {
         b.sh("ls /etc/ssh | grep '^ssh_host_.*_key$'"),
         "ssh_host_ed25519_key"
     );
-    assert!(b.sh("sudo cat /etc/ssh/ssh_host_ed25519_key.pub").contains(blob));
+    assert!(b
+        .sh("sudo cat /etc/ssh/ssh_host_ed25519_key.pub")
+        .contains(blob));
     let root_b: u64 = b
         .sh("df -B1 --output=size / | tail -n1")
         .trim()
