@@ -47,6 +47,13 @@ pub struct Vagrant {
 /// insecure one, the root filesystem grown (cloud images get all three from cloud-init).
 const FIRST_BOOT: &str = include_str!("first-boot.sh");
 
+fn ensure_networks(state_root: &std::path::Path, nets: &[(String, String)]) -> Result<()> {
+    for (name, xml) in nets {
+        virsh::ensure_network(state_root, name, xml)?;
+    }
+    Ok(())
+}
+
 /// Where `settle` notes that a box's first boot is done, in the state dir.
 const FIRST_BOOT_RECORD: &str = "first-boot";
 
@@ -146,16 +153,25 @@ impl Vagrant {
 
     /// Defines and starts the VM's own network before Vagrant needs it.
     fn ensure_network(&self) -> Result<()> {
+        ensure_networks(&self.dirs.state, &self.networks())
+    }
+
+    /// The libvirt networks the VM needs: (name, XML).
+    fn networks(&self) -> Vec<(String, String)> {
         let net = self.guest_net();
         let mac = plan::mac_of(&self.loaded.id.slug);
         let fixed = self.loaded.config.fixed_ip.map(|ip| (mac.as_str(), ip));
-        let xml = virsh::network_xml(&self.plan.network_name, &net, fixed);
-        virsh::ensure_network(&self.dirs.state, &self.plan.network_name, &xml)?;
+        let mut nets = vec![(
+            self.plan.network_name.clone(),
+            virsh::network_xml(&self.plan.network_name, &net, fixed),
+        )];
         if let Some(b) = &self.plan.context.bridge {
-            let xml = virsh::lan_network_xml(&b.network, &b.interface);
-            virsh::ensure_network(&self.dirs.state, &b.network, &xml)?;
+            nets.push((
+                b.network.clone(),
+                virsh::lan_network_xml(&b.network, &b.interface),
+            ));
         }
-        Ok(())
+        nets
     }
 
     /// A VM made before the fence is on vagrant-libvirt's shared network, out of its reach.
@@ -361,7 +377,19 @@ impl Vagrant {
             ));
         }
         self.remove_orphan_domain()?;
-        self.ensure_network()?;
+        // libvirt starts the network's dnsmasq (0.1 s) while the keys and the seed are made
+        let (nets, state) = (self.networks(), self.dirs.state.clone());
+        std::thread::scope(|s| {
+            let net = s.spawn(move || ensure_networks(&state, &nets));
+            let files = self.prepare_files();
+            let net = net.join().expect("the network setup panicked");
+            files.and(net)
+        })
+    }
+
+    /// What a new VM needs on the host besides its network: the keys, the Vagrantfile, the
+    /// box and a cloud image's seed.
+    fn prepare_files(&self) -> Result<()> {
         // before the Vagrantfile, which names it (Vagrant refuses a key file that is missing)
         let public = self.access.ensure_key()?;
         // first: every Vagrant call, `box add` included, needs VAGRANT_CWD to exist
