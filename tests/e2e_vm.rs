@@ -109,6 +109,27 @@ fn box_and_cloud_image_lifecycles_side_by_side() {
         t.elapsed()
     );
 
+    // an `up` cut off before the first-boot step leaves the box's insecure key in and no
+    // record of it: the next `up` finishes it, though the VM runs
+    let insecure = vagrants_insecure_public_key();
+    a.ok(&[
+        "ssh",
+        "--",
+        "sh",
+        "-c",
+        &format!("printf '%s\\n' '{insecure}' > ~/.ssh/authorized_keys"),
+    ]);
+    let state_a = a.xdg().join("state/tmpl").join(a.slug());
+    std::fs::remove_file(state_a.join("first-boot")).unwrap();
+    a.ok(&["up"]);
+    assert!(state_a.join("first-boot").is_file());
+    let keys_a = a.sh("cat ~/.ssh/authorized_keys");
+    assert!(keys_a.contains(&format!("tmpl-{}", a.slug())), "{keys_a}");
+    assert!(
+        !keys_a.contains(insecure.split_whitespace().nth(1).unwrap()),
+        "{keys_a}"
+    );
+
     // the cloud image, at the same time, in a folder with the same name, on a pool that has
     // never seen it: Vagrant adds the box and uploads its base volume, which refreshes the
     // pool while the seed exists (what a fresh machine does)
@@ -218,6 +239,15 @@ fn vagrants_own_key_modes() -> Vec<(std::path::PathBuf, u32)> {
         .collect();
     modes.sort();
     modes
+}
+
+/// The public half of the insecure key of the Vagrant installed here (Debian's layout).
+fn vagrants_insecure_public_key() -> String {
+    vagrants_own_key_modes()
+        .into_iter()
+        .find(|(p, _)| p.file_name().is_some_and(|n| n == "vagrant.pub"))
+        .map(|(p, _)| std::fs::read_to_string(p).unwrap().trim().to_owned())
+        .expect("Vagrant's keys/vagrant.pub")
 }
 
 /// Ctrl+C at a terminal while Vagrant creates the domain: Vagrant gets one SIGINT, cleans up,
