@@ -288,6 +288,7 @@ impl Drop for TestBridge {
             let _ = d.wait();
         }
         let _ = host("ip", &["link", "del", &self.name]);
+        let _ = std::fs::remove_file(format!("/tmp/tmpl-e2e-{}.leases", self.name));
     }
 }
 
