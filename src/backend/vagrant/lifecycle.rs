@@ -91,9 +91,8 @@ impl Backend for Vagrant {
     fn settle(&self, access: &Access, phases: &mut Phases) -> Result<()> {
         let state = &self.loaded.id.state_dir;
         let from_box = self.made_from_box();
-        if from_box && !first_boot_done(state) {
-            self.first_boot(access, phases)?;
-            crate::atomic::write(&state.join(FIRST_BOOT_RECORD), b"done\n", 0o600)?;
+        if from_box {
+            self.finish_first_boot(access, phases)?;
         }
         match self.plan.login_ids {
             Some(ids) if !login::settled(state, ids) => login::settle(

@@ -6,12 +6,14 @@
 
 pub mod checks;
 pub mod driver;
+mod first_boot;
 pub mod image;
 pub mod keys;
 pub mod kvm;
 mod lifecycle;
 pub mod login;
 pub mod plan;
+mod prepare;
 pub mod render;
 mod snapshot;
 pub mod virsh;
@@ -41,24 +43,6 @@ pub struct Vagrant {
     access: Access,
     /// Decided when first needed (see `driver`): never on the read-only paths.
     driver: std::cell::OnceCell<kvm::Driver>,
-}
-
-/// A box's first-boot work over SSH: the hostname, the project's key in place of Vagrant's
-/// insecure one, the root filesystem grown (cloud images get all three from cloud-init).
-const FIRST_BOOT: &str = include_str!("first-boot.sh");
-
-fn ensure_networks(state_root: &std::path::Path, nets: &[(String, String)]) -> Result<()> {
-    for (name, xml) in nets {
-        virsh::ensure_network(state_root, name, xml)?;
-    }
-    Ok(())
-}
-
-/// Where `settle` notes that a box's first boot is done, in the state dir.
-const FIRST_BOOT_RECORD: &str = "first-boot";
-
-fn first_boot_done(state_dir: &std::path::Path) -> bool {
-    state_dir.join(FIRST_BOOT_RECORD).is_file()
 }
 
 impl Vagrant {
@@ -149,29 +133,6 @@ impl Vagrant {
                 lan_tap: None,
             }
         })
-    }
-
-    /// Defines and starts the VM's own network before Vagrant needs it.
-    fn ensure_network(&self) -> Result<()> {
-        ensure_networks(&self.dirs.state, &self.networks())
-    }
-
-    /// The libvirt networks the VM needs: (name, XML).
-    fn networks(&self) -> Vec<(String, String)> {
-        let net = self.guest_net();
-        let mac = plan::mac_of(&self.loaded.id.slug);
-        let fixed = self.loaded.config.fixed_ip.map(|ip| (mac.as_str(), ip));
-        let mut nets = vec![(
-            self.plan.network_name.clone(),
-            virsh::network_xml(&self.plan.network_name, &net, fixed),
-        )];
-        if let Some(b) = &self.plan.context.bridge {
-            nets.push((
-                b.network.clone(),
-                virsh::lan_network_xml(&b.network, &b.interface),
-            ));
-        }
-        nets
     }
 
     /// A VM made before the fence is on vagrant-libvirt's shared network, out of its reach.
@@ -278,25 +239,6 @@ impl Vagrant {
             .join("libvirt")
     }
 
-    /// A box VM's login (see `keys`); `None` for cloud images, which always use the
-    /// project's key.
-    fn box_login(&self) -> Option<keys::Login> {
-        self.made_from_box().then(|| {
-            keys::login(
-                &self.machine_dir().join("private_key"),
-                &keys::insecure_keys(),
-                &self.access.dir,
-            )
-        })
-    }
-
-    fn made_from_box(&self) -> bool {
-        matches!(
-            self.plan.box_source,
-            BoxSource::Named | BoxSource::BoxFile(_)
-        )
-    }
-
     fn known_to_vagrant(&self) -> bool {
         self.machine_dir().join("id").is_file()
     }
@@ -364,75 +306,6 @@ impl Vagrant {
             ])
             .read()?;
         Ok(true)
-    }
-
-    fn prepare_create(&self) -> Result<()> {
-        // a record left by a create that failed is about no VM: choose afresh
-        let _ = std::fs::remove_file(self.driver_record());
-        let driver = self.driver();
-        if driver.fallback {
-            ui::warn(format!(
-                "{}; using software emulation (slow). TMPL_LIBVIRT_DRIVER=qemu chooses it without the check",
-                driver.why
-            ));
-        }
-        self.remove_orphan_domain()?;
-        // libvirt starts the network's dnsmasq (0.1 s) while the keys and the seed are made
-        let (nets, state) = (self.networks(), self.dirs.state.clone());
-        std::thread::scope(|s| {
-            let net = s.spawn(move || ensure_networks(&state, &nets));
-            let files = self.prepare_files();
-            let net = net.join().expect("the network setup panicked");
-            files.and(net)
-        })
-    }
-
-    /// What a new VM needs on the host besides its network: the keys, the Vagrantfile, the
-    /// box and a cloud image's seed.
-    fn prepare_files(&self) -> Result<()> {
-        // before the Vagrantfile, which names it (Vagrant refuses a key file that is missing)
-        let public = self.access.ensure_key()?;
-        // first: every Vagrant call, `box add` included, needs VAGRANT_CWD to exist
-        self.render()?;
-        let cache_root = self.dirs.cache.clone();
-        image::ensure_box(
-            &self.plan,
-            self.loaded.config.image_sha256.as_deref(),
-            &cache_root,
-            &self.env(),
-        )?;
-        if let Some(vol) = &self.plan.seed_volume {
-            let (private, public_host) = self.access.ensure_host_key()?;
-            image::write_seed(&self.plan, &public, (&private, &public_host), vol)?;
-            // the seed's path in the Vagrantfile is the volume's, now that it exists
-            self.render()?;
-        }
-        Ok(())
-    }
-
-    /// A box's first-boot work, in one SSH command (see `FIRST_BOOT`). It is tmpl's first
-    /// contact with the guest, which pins its host key; while the project's key is not in
-    /// yet, Vagrant's insecure key is offered too, on a connection of its own.
-    fn first_boot(&self, access: &Access, phases: &mut Phases) -> Result<()> {
-        let mut args: Vec<String> = ["sudo", "sh", "-c", FIRST_BOOT, "sh"]
-            .map(String::from)
-            .into();
-        args.push(self.plan.context.hostname.clone());
-        args.push(self.plan.context.ssh.username.clone());
-        let offered = match self.box_login() {
-            Some(keys::Login::Project { insecure }) => {
-                args.push(self.access.ensure_key()?);
-                args.extend(keys::public_blobs(&insecure)?);
-                insecure
-            }
-            _ => Vec::new(),
-        };
-        let cmd = access.command_offering(&args, &offered)?;
-        phases.run(
-            "first_boot",
-            "naming the VM, giving it the project's key, growing its disk",
-            || cmd.read().map(|_| ()),
-        )
     }
 
     /// A hint for the failures whose cause tmpl knows.
