@@ -141,9 +141,13 @@ pub trait Backend {
     fn host_key(&self) -> Option<String> {
         None
     }
-    /// Waits until the guest accepts a login: SSH, unless a guest knows better.
+    /// Waits until the guest's sshd greets. Enough for both backends, and a login would cost
+    /// a key exchange with a guest still busy starting: a container's entrypoint starts sshd
+    /// only once its keys are in place, and Vagrant's `up` returns only after it has logged
+    /// in. A backend whose sshd may greet before a login works would wait with
+    /// `access.wait_ready` instead.
     fn wait_ready(&self, access: &Access, timeout: Duration) -> Result<()> {
-        access.wait_ready(timeout)
+        access.wait_greeting(timeout)
     }
     fn stop(&self, timeout: Duration, phases: &mut Phases) -> Result<StopOutcome>;
     /// Removes the guest and what tmpl made for it on the host; returns what it removed.

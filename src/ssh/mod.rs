@@ -86,7 +86,7 @@ impl Access {
     }
 
     /// The guest's own host key, made by tmpl on first use, for a guest that takes it at
-    /// creation (a container): sshd then starts without generating keys, and the pin is exact
+    /// creation (a container through its spec, a cloud image through its seed): sshd then starts without generating keys, and the pin is exact
     /// from the first contact, so no neighbour answering first could win an `accept-new`.
     /// Returns (private key text, public key line).
     pub fn ensure_host_key(&self) -> Result<(String, String)> {

@@ -339,10 +339,6 @@ impl Backend for Podman {
         self.access.ensure_host_key().ok().map(|(_, public)| public)
     }
 
-    fn wait_ready(&self, access: &Access, timeout: Duration) -> Result<()> {
-        access.wait_greeting(timeout)
-    }
-
     fn infra_type(&self) -> InfraType {
         InfraType::Container
     }

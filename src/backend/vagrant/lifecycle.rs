@@ -72,13 +72,6 @@ impl Backend for Vagrant {
         Ok((outcome, self.running_endpoint()?))
     }
 
-    /// Vagrant's `up` returns once it has logged in, so sshd's greeting is enough here: a
-    /// second login would cost a key exchange with a slow guest (a second or more under
-    /// emulation).
-    fn wait_ready(&self, access: &Access, timeout: Duration) -> Result<()> {
-        access.wait_greeting(timeout)
-    }
-
     /// A cloud image's host key comes from tmpl, through its seed (see `image::user_data`).
     fn host_key(&self) -> Option<String> {
         self.plan.seed_volume.as_ref()?;
