@@ -228,8 +228,9 @@ fn download(url: &str, cache_root: &Path) -> Result<PathBuf> {
 
 /// cloud-config: the login user with the project's key (and an ordinary person's ids, see
 /// `login`), the hostname, the root filesystem grown to the disk, and the host key tmpl made
-/// (`host_key`: OpenSSH's private key text and the public key line), the only one: sshd starts without generating
-/// any (RSA takes seconds under emulation) and tmpl's pin is exact from the first contact.
+/// (`host_key`: OpenSSH's private key text and the public key line), the only one: sshd
+/// starts without generating any (RSA takes seconds under emulation) and tmpl's pin is exact
+/// from the first contact.
 fn user_data(plan: &VmPlan, public_key: &str, host_key: (&str, &str)) -> String {
     let hostname = &plan.context.hostname;
     let (bootcmd, ids) = super::login::cloud_config(plan.login_ids);
