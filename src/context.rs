@@ -4,7 +4,7 @@
 
 use crate::backend::{Backend, Connect, Registry};
 use crate::config::{self, Config, EnvFile, Problem, Report};
-use crate::error::{code, Failure};
+use crate::error::{ExitStatus, Failure};
 use crate::project::{self, Dirs, Identity, Project};
 use crate::ui;
 use anyhow::Result;
@@ -90,7 +90,7 @@ impl Ctx {
     ) -> Result<Ctx> {
         let base = std::env::current_dir().map_err(|e| {
             Failure::new(
-                code::FAILURE,
+                ExitStatus::Failure,
                 format!("the current folder cannot be read: {e}"),
             )
         })?;
@@ -98,7 +98,10 @@ impl Ctx {
             Some(d) => {
                 let d = base.join(d);
                 d.canonicalize().map_err(|e| {
-                    Failure::new(code::USAGE, format!("cannot use `-C {}`: {e}", d.display()))
+                    Failure::new(
+                        ExitStatus::Usage,
+                        format!("cannot use `-C {}`: {e}", d.display()),
+                    )
                 })?
             }
             None => base.canonicalize().unwrap_or(base),

@@ -12,27 +12,20 @@
 
 use std::fmt;
 
-/// How a command ended when it did not fail. `status` has results of its own that are not
-/// errors (stopped, not created), and `ssh`/`vagrant --` end with their child's code.
+/// How tmpl ends: the one list of exit codes, documented in the README, that scripts branch
+/// on. A command returns the ones that are not failures (`status` says stopped or not
+/// created, `ssh` passes its child's code on); a `Failure` carries the others.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
+pub enum ExitStatus {
     Success,
-    /// `status`: the guest exists but is stopped.
-    Stopped,
-    /// `status`: the project has no guest.
-    NotCreated,
-    /// The exit code of the command tmpl ran for the person (`tmpl ssh -- CMD`).
-    Child(i32),
-}
-
-/// What kind of failure an error is; each has its exit code, documented in the README.
-/// Scripts branch on these.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
     /// An operation failed (an external command, the guest, the host).
     Failure,
     /// Bad command line (clap's own code).
     Usage,
+    /// `status`: the guest exists but is stopped.
+    Stopped,
+    /// `status`: the project has no guest.
+    NotCreated,
     /// Provisioning failed; the guest is left running.
     ProvisionFailed,
     /// A host dependency is missing or unreachable (`tmpl doctor` says which).
@@ -45,52 +38,34 @@ pub enum Kind {
     Config,
     /// Interrupted by Ctrl+C, SIGTERM or SIGHUP.
     Interrupted,
+    /// The exit code of the command tmpl ran for the person (`tmpl ssh -- CMD`).
+    Child(i32),
 }
 
-impl Exit {
+impl ExitStatus {
     pub fn code(self) -> u8 {
         match self {
-            Exit::Success => 0,
-            Exit::Stopped => 3,
-            Exit::NotCreated => 4,
-            // a signal's death (or anything out of range) as a shell reports it
-            Exit::Child(c) => u8::try_from(c).unwrap_or(1),
-        }
-    }
-}
-
-impl Kind {
-    pub fn code(self) -> u8 {
-        match self {
-            Kind::Failure => 1,
-            Kind::Usage => 2,
-            Kind::ProvisionFailed => 10,
-            Kind::Unavailable => 69,
-            Kind::Locked => 75,
-            Kind::Untrusted => 77,
-            Kind::Config => 78,
+            ExitStatus::Success => 0,
+            ExitStatus::Failure => 1,
+            ExitStatus::Usage => 2,
+            ExitStatus::Stopped => 3,
+            ExitStatus::NotCreated => 4,
+            ExitStatus::ProvisionFailed => 10,
+            ExitStatus::Unavailable => 69,
+            ExitStatus::Locked => 75,
+            ExitStatus::Untrusted => 77,
+            ExitStatus::Config => 78,
             // 128 + SIGINT, as shells report it
-            Kind::Interrupted => 130,
+            ExitStatus::Interrupted => 130,
+            // a signal's death (or anything out of range) as a shell reports it
+            ExitStatus::Child(c) => u8::try_from(c).unwrap_or(1),
         }
     }
-}
-
-/// The kinds under the names the code has always used for them.
-pub mod code {
-    use super::Kind;
-    pub const FAILURE: Kind = Kind::Failure;
-    pub const USAGE: Kind = Kind::Usage;
-    pub const PROVISION_FAILED: Kind = Kind::ProvisionFailed;
-    pub const UNAVAILABLE: Kind = Kind::Unavailable;
-    pub const INTERRUPTED: Kind = Kind::Interrupted;
-    pub const UNTRUSTED: Kind = Kind::Untrusted;
-    pub const LOCKED: Kind = Kind::Locked;
-    pub const CONFIG: Kind = Kind::Config;
 }
 
 #[derive(Debug)]
 pub struct Failure {
-    pub code: Kind,
+    pub code: ExitStatus,
     pub message: String,
     /// Indented lines under the message: places (`--> .env:4`) and details.
     pub details: Vec<String>,
@@ -98,7 +73,7 @@ pub struct Failure {
 }
 
 impl Failure {
-    pub fn new(code: Kind, message: impl Into<String>) -> Failure {
+    pub fn new(code: ExitStatus, message: impl Into<String>) -> Failure {
         Failure {
             code,
             message: message.into(),
@@ -107,11 +82,11 @@ impl Failure {
         }
     }
     /// A failure that was already told in full (as JSON on stdout, say): only its exit code.
-    pub fn told(code: Kind) -> Failure {
+    pub fn told(code: ExitStatus) -> Failure {
         Failure::new(code, "")
     }
     pub fn config(message: impl Into<String>) -> Failure {
-        Failure::new(code::CONFIG, message)
+        Failure::new(ExitStatus::Config, message)
     }
     pub fn detail(mut self, line: impl Into<String>) -> Failure {
         self.details.push(line.into());
@@ -132,7 +107,7 @@ impl fmt::Display for Failure {
 impl std::error::Error for Failure {}
 
 /// The kind of the `Failure` in the chain.
-pub fn code_of(err: &anyhow::Error) -> Option<Kind> {
+pub fn code_of(err: &anyhow::Error) -> Option<ExitStatus> {
     err.chain()
         .find_map(|e| e.downcast_ref::<Failure>())
         .map(|f| f.code)
@@ -181,7 +156,7 @@ pub fn report(err: &anyhow::Error) -> u8 {
                 out.push_str(&format!("{} {}\n", ui.bold("caused by:"), safe(cause)));
             }
             eprint!("{out}");
-            Kind::Failure.code()
+            ExitStatus::Failure.code()
         }
     }
 }

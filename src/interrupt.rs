@@ -16,7 +16,7 @@
 //! Children attached to the terminal (`tmpl ssh`, `tmpl vagrant --`) stay in the foreground
 //! group and get the terminal's signals themselves; tmpl only survives them.
 
-use crate::error::{code, Failure};
+use crate::error::{ExitStatus, Failure};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Mutex, Once};
@@ -94,9 +94,11 @@ pub fn interrupted() -> bool {
 
 /// The error an interrupted operation ends with.
 pub fn failure(phase: &str) -> Failure {
-    Failure::new(code::INTERRUPTED, format!("interrupted while {phase}")).hint(
-        "run the command again: `tmpl up` adopts what exists, or cleans it up and recreates it",
+    Failure::new(
+        ExitStatus::Interrupted,
+        format!("interrupted while {phase}"),
     )
+    .hint("run the command again: `tmpl up` adopts what exists, or cleans it up and recreates it")
 }
 
 /// Returns `Err` when an interrupt arrived.

@@ -30,7 +30,7 @@ pub mod timing;
 pub mod trust;
 pub mod ui;
 
-pub use error::Exit;
+pub use error::ExitStatus;
 
 use clap::Parser;
 use std::ffi::OsString;
@@ -48,9 +48,9 @@ pub fn run_with<I: IntoIterator<Item = OsString>>(registry: backend::Registry, a
         Err(e) => {
             let _ = e.print();
             return if e.use_stderr() {
-                error::Kind::Usage.code()
+                ExitStatus::Usage.code()
             } else {
-                Exit::Success.code()
+                ExitStatus::Success.code()
             };
         }
     };
@@ -60,7 +60,7 @@ pub fn run_with<I: IntoIterator<Item = OsString>>(registry: backend::Registry, a
         // A child stopped by a forwarded Ctrl+C fails in its own words; say what happened.
         Err(err)
             if interrupt::interrupted()
-                && error::code_of(&err) != Some(error::Kind::Interrupted) =>
+                && error::code_of(&err) != Some(ExitStatus::Interrupted) =>
         {
             error::report(&err.context(interrupt::failure("it ran")))
         }

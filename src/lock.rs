@@ -11,7 +11,7 @@
 //! longer exists, so `acquire` checks, once it holds the lock, that the path still names the
 //! file it locked (same device and inode), and starts over with the new file otherwise.
 
-use crate::error::{code, Failure};
+use crate::error::{ExitStatus, Failure};
 use anyhow::{Context as _, Result};
 use std::fs::File;
 use std::io::{Read, Seek, Write};
@@ -80,7 +80,7 @@ impl Lock {
             while !try_flock(&f)? {
                 if !wait && start.elapsed() >= BRIEF {
                     return Err(Failure::new(
-                        code::LOCKED,
+                        ExitStatus::Locked,
                         format!("{what} is locked by {}", holder(&mut f)),
                     )
                     .hint("wait for it to finish, or pass `--wait` to wait for it")
@@ -179,7 +179,7 @@ mod tests {
             Ok(_) => panic!("second lock granted"),
         };
         let f = err.downcast_ref::<Failure>().unwrap();
-        assert_eq!(f.code, code::LOCKED);
+        assert_eq!(f.code, ExitStatus::Locked);
         assert!(
             f.message.contains(&format!("pid {}", std::process::id())),
             "{}",

@@ -4,7 +4,7 @@
 
 use crate::backend::Needs;
 use crate::config::{Config, InfraType, Protocol};
-use crate::error::{code, Failure};
+use crate::error::{ExitStatus, Failure};
 use crate::process::Cmd;
 use anyhow::Result;
 use std::net::{SocketAddrV4, TcpListener, UdpSocket};
@@ -171,7 +171,7 @@ pub fn check(loaded: &crate::context::Loaded, needs: &Needs, creating: bool) -> 
         return Ok(());
     }
     let mut f = Failure::new(
-        code::FAILURE,
+        ExitStatus::Failure,
         "this host cannot run the guest as configured; nothing was created",
     );
     for p in problems {

@@ -2,7 +2,7 @@
 //! state dir, keyed by slug, written atomically.
 
 use crate::context::Loaded;
-use crate::error::{code, Failure};
+use crate::error::{ExitStatus, Failure};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -24,12 +24,15 @@ pub fn load(state_root: &Path) -> Result<BTreeMap<String, Entry>> {
     let p = path(state_root);
     match std::fs::read_to_string(&p) {
         Ok(text) => serde_json::from_str(&text).map_err(|e| {
-            Failure::new(code::FAILURE, format!("{} is corrupt: {e}", p.display()))
-                .hint(format!(
-                    "move it away (`mv {0} {0}.bad`); `tmpl up` in each project rebuilds it",
-                    p.display()
-                ))
-                .into()
+            Failure::new(
+                ExitStatus::Failure,
+                format!("{} is corrupt: {e}", p.display()),
+            )
+            .hint(format!(
+                "move it away (`mv {0} {0}.bad`); `tmpl up` in each project rebuilds it",
+                p.display()
+            ))
+            .into()
         }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
         Err(e) => Err(e.into()),

@@ -109,14 +109,17 @@ pub enum SnapshotNeeds {
 
 /// The error for an operation on a guest that is not there.
 pub fn no_guest(name: &str) -> anyhow::Error {
-    crate::error::Failure::new(crate::error::code::FAILURE, format!("{name} has no guest"))
-        .hint("`tmpl up` creates it")
-        .into()
+    crate::error::Failure::new(
+        crate::error::ExitStatus::Failure,
+        format!("{name} has no guest"),
+    )
+    .hint("`tmpl up` creates it")
+    .into()
 }
 
 fn no_snapshots(what: InfraType) -> anyhow::Error {
     crate::error::Failure::new(
-        crate::error::code::FAILURE,
+        crate::error::ExitStatus::Failure,
         format!("snapshots are not supported for {what} guests"),
     )
     .into()

@@ -2,13 +2,13 @@
 //! disagree with the commands tmpl really has. Needs no project.
 
 use crate::cli::Cli;
-use crate::error::Exit;
+use crate::error::ExitStatus;
 use anyhow::Result;
 use clap::CommandFactory;
 
-pub fn run(shell: clap_complete::Shell) -> Result<Exit> {
+pub fn run(shell: clap_complete::Shell) -> Result<ExitStatus> {
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut Cli::command(), "tmpl", &mut out);
     crate::output::raw(out);
-    Ok(Exit::Success)
+    Ok(ExitStatus::Success)
 }

@@ -10,7 +10,7 @@ use crate::backend::{Check, Wants};
 use crate::cli::JsonArgs;
 use crate::config::{InfraType, ProvisionKind};
 use crate::context::Ctx;
-use crate::error::{code, Exit, Failure};
+use crate::error::{ExitStatus, Failure};
 use crate::{host, output};
 use anyhow::Result;
 
@@ -74,7 +74,7 @@ fn checks(ctx: &Ctx) -> Vec<Check> {
     out
 }
 
-pub fn run(ctx: &Ctx, args: &JsonArgs) -> Result<Exit> {
+pub fn run(ctx: &Ctx, args: &JsonArgs) -> Result<ExitStatus> {
     let results = checks(ctx);
     let healthy = results.iter().all(|c| c.ok || !c.required);
     let leftovers = crate::leftovers::find(&ctx.registry, &ctx.dirs);
@@ -107,10 +107,10 @@ pub fn run(ctx: &Ctx, args: &JsonArgs) -> Result<Exit> {
         }
     }
     if healthy {
-        return Ok(Exit::Success);
+        return Ok(ExitStatus::Success);
     }
     Err(
-        Failure::new(code::UNAVAILABLE, "some required checks failed")
+        Failure::new(ExitStatus::Unavailable, "some required checks failed")
             .hint("each ✗ line says how to fix it")
             .into(),
     )

@@ -2,15 +2,15 @@
 
 use crate::cli::GcArgs;
 use crate::context::Ctx;
-use crate::error::{code, Exit, Failure};
+use crate::error::{ExitStatus, Failure};
 use crate::{leftovers, output, ui};
 use anyhow::Result;
 
-pub fn run(ctx: &Ctx, args: &GcArgs) -> Result<Exit> {
+pub fn run(ctx: &Ctx, args: &GcArgs) -> Result<ExitStatus> {
     let found = leftovers::find(&ctx.registry, &ctx.dirs);
     if found.is_empty() {
         ui::info("no leftovers");
-        return Ok(Exit::Success);
+        return Ok(ExitStatus::Success);
     }
     for f in &found {
         let l = &f.leftover;
@@ -19,13 +19,13 @@ pub fn run(ctx: &Ctx, args: &GcArgs) -> Result<Exit> {
     if !args.yes {
         if !ui::interactive() {
             return Err(
-                Failure::new(code::FAILURE, "not removing without confirmation")
+                Failure::new(ExitStatus::Failure, "not removing without confirmation")
                     .hint("`tmpl gc --yes` removes them")
                     .into(),
             );
         }
         if !ui::confirm(&format!("Remove these {} leftovers?", found.len())) {
-            return Err(Failure::new(code::FAILURE, "nothing removed").into());
+            return Err(Failure::new(ExitStatus::Failure, "nothing removed").into());
         }
     }
     let mut failed = 0;
@@ -39,10 +39,10 @@ pub fn run(ctx: &Ctx, args: &GcArgs) -> Result<Exit> {
         }
     }
     if failed == 0 {
-        return Ok(Exit::Success);
+        return Ok(ExitStatus::Success);
     }
     Err(Failure::new(
-        code::FAILURE,
+        ExitStatus::Failure,
         format!("{failed} leftover(s) could not be removed"),
     )
     .into())

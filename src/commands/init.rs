@@ -5,7 +5,7 @@
 
 use crate::cli::{InfraArg, InitArgs};
 use crate::context::Ctx;
-use crate::error::{code, Exit, Failure};
+use crate::error::{ExitStatus, Failure};
 use crate::project;
 use crate::ui;
 use anyhow::{Context as _, Result};
@@ -57,15 +57,16 @@ fn template_text(ctx: &Ctx, name: &str) -> Result<String> {
         .map(|(n, _, _)| n.to_string())
         .chain(user_templates(ctx).into_iter().map(|(n, _)| n))
         .collect();
-    Err(
-        Failure::new(code::USAGE, format!("no init template named `{name}`"))
-            .detail(format!("templates: {}", names.join(", ")))
-            .hint("`tmpl init --list` describes them")
-            .into(),
+    Err(Failure::new(
+        ExitStatus::Usage,
+        format!("no init template named `{name}`"),
     )
+    .detail(format!("templates: {}", names.join(", ")))
+    .hint("`tmpl init --list` describes them")
+    .into())
 }
 
-pub fn run(ctx: &Ctx, args: &InitArgs) -> Result<Exit> {
+pub fn run(ctx: &Ctx, args: &InitArgs) -> Result<ExitStatus> {
     if args.list {
         for (name, about, _) in BUILTIN {
             crate::output::line(format!("{name:<12} {about}"));
@@ -73,7 +74,7 @@ pub fn run(ctx: &Ctx, args: &InitArgs) -> Result<Exit> {
         for (name, path) in user_templates(ctx) {
             crate::output::line(format!("{name:<12} yours: {}", path.display()));
         }
-        return Ok(Exit::Success);
+        return Ok(ExitStatus::Success);
     }
     let name = match (&args.template, args.infra_type) {
         (Some(t), _) => t.clone(),
@@ -89,7 +90,7 @@ pub fn run(ctx: &Ctx, args: &InitArgs) -> Result<Exit> {
     // a `.env` the guest replaced with a link (to `~/.profile`, say) is never written through
     if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
         return Err(Failure::new(
-            code::FAILURE,
+            ExitStatus::Failure,
             format!("{shown} is a symbolic link; tmpl does not write through it"),
         )
         .hint(
@@ -103,7 +104,9 @@ pub fn run(ctx: &Ctx, args: &InitArgs) -> Result<Exit> {
             ui::info(format!("wrote {shown} ({name}); edit it, then `tmpl up`"));
         }
         Err(e) => {
-            return Err(Failure::new(code::FAILURE, format!("cannot read {shown}: {e}")).into())
+            return Err(
+                Failure::new(ExitStatus::Failure, format!("cannot read {shown}: {e}")).into(),
+            )
         }
         Ok(existing) => {
             let env = crate::config::EnvFile::parse(&path, &existing);
@@ -130,7 +133,7 @@ pub fn run(ctx: &Ctx, args: &InitArgs) -> Result<Exit> {
                 ));
             } else {
                 return Err(Failure::new(
-                    code::FAILURE,
+                    ExitStatus::Failure,
                     format!("{shown} already has tmpl settings; leaving it as it is"),
                 )
                 .hint("`tmpl init --force` replaces it and keeps the old one as `.env.bak`")
@@ -139,7 +142,7 @@ pub fn run(ctx: &Ctx, args: &InitArgs) -> Result<Exit> {
         }
     }
     approve_written(ctx);
-    Ok(Exit::Success)
+    Ok(ExitStatus::Success)
 }
 
 /// The settings `init` wrote are the person's own: approve them (see `trust`), so the first

@@ -5,7 +5,7 @@ use crate::backend::{Connect, State};
 use crate::cli::JsonArgs;
 use crate::config::InfraType;
 use crate::context::Ctx;
-use crate::error::Exit;
+use crate::error::ExitStatus;
 use crate::{output, projects};
 use anyhow::Result;
 use serde_json::{json, Value};
@@ -18,7 +18,7 @@ fn infra(name: &str) -> Option<InfraType> {
     }
 }
 
-pub fn run(ctx: &Ctx, args: &JsonArgs) -> Result<Exit> {
+pub fn run(ctx: &Ctx, args: &JsonArgs) -> Result<ExitStatus> {
     let reg = projects::load(&ctx.dirs.state)?;
     let mut rows = Vec::new();
     for (slug, e) in &reg {
@@ -54,11 +54,11 @@ pub fn run(ctx: &Ctx, args: &JsonArgs) -> Result<Exit> {
     }
     if args.json {
         output::json(&rows)?;
-        return Ok(Exit::Success);
+        return Ok(ExitStatus::Success);
     }
     if rows.is_empty() {
         crate::ui::info("no projects yet: `tmpl up` in a project folder adds it here");
-        return Ok(Exit::Success);
+        return Ok(ExitStatus::Success);
     }
     output::line(format!(
         "{:<28} {:<12} {:<10} {:<18} {:<16} FOLDER",
@@ -90,5 +90,5 @@ pub fn run(ctx: &Ctx, args: &JsonArgs) -> Result<Exit> {
             s("project_dir")
         ));
     }
-    Ok(Exit::Success)
+    Ok(ExitStatus::Success)
 }

@@ -23,13 +23,13 @@ mod validate;
 use crate::backend::Registry;
 use crate::cli::{Cli, Command};
 use crate::context::Ctx;
-use crate::error::Exit;
+use crate::error::ExitStatus;
 use anyhow::Result;
 
-pub fn dispatch(cli: Cli, registry: Registry) -> Result<Exit> {
+pub fn dispatch(cli: Cli, registry: Registry) -> Result<ExitStatus> {
     if let Command::FenceRefresh { state_dir } = &cli.command {
         crate::fence::refresh_loop(state_dir)?;
-        return Ok(Exit::Success);
+        return Ok(ExitStatus::Success);
     }
     let mut ctx = Ctx::new(cli.directory.as_deref(), cli.env_file, cli.strict, registry)?;
     ctx.wait = cli.wait;

@@ -4,14 +4,14 @@
 
 use crate::backend::{self, State};
 use crate::context::Ctx;
-use crate::error::{code, Exit, Failure};
+use crate::error::{ExitStatus, Failure};
 use crate::provision::{self, Target};
 use crate::ssh::Access;
 use crate::timing::Phases;
 use crate::ui;
 use anyhow::Result;
 
-pub fn run(ctx: &Ctx) -> Result<Exit> {
+pub fn run(ctx: &Ctx) -> Result<ExitStatus> {
     let loaded = ctx.load()?;
     let Some(script) = loaded.config.provision.clone() else {
         return Err(Failure::config(format!(
@@ -31,7 +31,7 @@ pub fn run(ctx: &Ctx) -> Result<Exit> {
         (State::Running, Some(e)) => e,
         (State::Running, None) => {
             return Err(Failure::new(
-                code::FAILURE,
+                ExitStatus::Failure,
                 format!("{name} is running but has no SSH address yet"),
             )
             .hint("wait a moment, or run `tmpl up`, which waits for it")
@@ -39,18 +39,19 @@ pub fn run(ctx: &Ctx) -> Result<Exit> {
         }
         (State::Stopped, _) => {
             return Err(Failure::new(
-                code::FAILURE,
+                ExitStatus::Failure,
                 format!("{name} is stopped: provisioning needs a running guest"),
             )
             .hint("`tmpl up` starts it (and provisions it if the last run failed)")
             .into())
         }
         (State::NotCreated, _) => {
-            return Err(
-                Failure::new(code::FAILURE, format!("{name} has no guest to provision"))
-                    .hint("`tmpl up` creates it and provisions it")
-                    .into(),
+            return Err(Failure::new(
+                ExitStatus::Failure,
+                format!("{name} has no guest to provision"),
             )
+            .hint("`tmpl up` creates it and provisions it")
+            .into())
         }
     };
     crate::interrupt::install();
@@ -80,5 +81,5 @@ pub fn run(ctx: &Ctx) -> Result<Exit> {
     result?;
     ui::info(format!("{name} provisioned"));
     ui::info(phases.summary());
-    Ok(Exit::Success)
+    Ok(ExitStatus::Success)
 }

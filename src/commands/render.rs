@@ -2,12 +2,12 @@
 //! create request), printed, with nothing created and no service asked.
 
 use crate::context::Ctx;
-use crate::error::Exit;
+use crate::error::ExitStatus;
 use anyhow::Result;
 
-pub fn run(ctx: &Ctx) -> Result<Exit> {
+pub fn run(ctx: &Ctx) -> Result<ExitStatus> {
     let loaded = ctx.load()?;
     let driver = ctx.registry.driver(loaded.config.infra_type);
     crate::output::raw(driver.preview(&loaded, &ctx.dirs)?);
-    Ok(Exit::Success)
+    Ok(ExitStatus::Success)
 }

@@ -3,13 +3,13 @@
 use crate::backend;
 use crate::cli::RmArgs;
 use crate::context::Ctx;
-use crate::error::{code, Exit, Failure};
+use crate::error::{ExitStatus, Failure};
 use crate::ssh::Access;
 use crate::timing::Phases;
 use crate::{projects, ui};
 use anyhow::Result;
 
-pub fn run(ctx: &Ctx, args: &RmArgs) -> Result<Exit> {
+pub fn run(ctx: &Ctx, args: &RmArgs) -> Result<ExitStatus> {
     let loaded = ctx.load()?;
     let lock = ctx.lock(&loaded)?;
     let backend = ctx.backend(&loaded, backend::Connect::MayStart)?;
@@ -20,7 +20,7 @@ pub fn run(ctx: &Ctx, args: &RmArgs) -> Result<Exit> {
         ui::info(format!("{} has no guest; nothing to remove", id.name));
         projects::forget(&ctx.dirs.state, &id.slug)?;
         lock.release_and_remove();
-        return Ok(Exit::Success);
+        return Ok(ExitStatus::Success);
     }
     if !args.force && ui::interactive() {
         let question = format!(
@@ -30,7 +30,7 @@ pub fn run(ctx: &Ctx, args: &RmArgs) -> Result<Exit> {
             loaded.project.dir.display()
         );
         if !ui::confirm(&question) {
-            return Err(Failure::new(code::FAILURE, "not removed")
+            return Err(Failure::new(ExitStatus::Failure, "not removed")
                 .hint("`tmpl rm -f` removes without asking")
                 .into());
         }
@@ -64,5 +64,5 @@ pub fn run(ctx: &Ctx, args: &RmArgs) -> Result<Exit> {
         ui::info(format!("removed {r}"));
     }
     ui::info(phases.summary());
-    Ok(Exit::Success)
+    Ok(ExitStatus::Success)
 }

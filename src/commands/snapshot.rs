@@ -13,7 +13,7 @@
 use crate::backend::{Backend, SnapshotNeeds, State, UpOutcome};
 use crate::cli::{SnapshotAction, SnapshotArgs};
 use crate::context::{Ctx, Loaded};
-use crate::error::{code, Exit, Failure};
+use crate::error::{ExitStatus, Failure};
 use crate::timing::Phases;
 use crate::ui;
 use anyhow::Result;
@@ -48,13 +48,13 @@ fn unknown(name: &str, have: &[crate::backend::Snapshot]) -> anyhow::Error {
         let names: Vec<&str> = have.iter().map(|s| s.name.as_str()).collect();
         format!("its snapshots: {}", names.join(", "))
     };
-    Failure::new(code::FAILURE, format!("no snapshot `{name}`"))
+    Failure::new(ExitStatus::Failure, format!("no snapshot `{name}`"))
         .detail(list)
         .hint("`tmpl snapshot list` shows them; `tmpl snapshot save NAME` takes one")
         .into()
 }
 
-pub fn run(ctx: &Ctx, args: &SnapshotArgs) -> Result<Exit> {
+pub fn run(ctx: &Ctx, args: &SnapshotArgs) -> Result<ExitStatus> {
     if let SnapshotAction::Save { name }
     | SnapshotAction::Restore { name }
     | SnapshotAction::Delete { name } = &args.action
@@ -93,7 +93,7 @@ pub fn run(ctx: &Ctx, args: &SnapshotArgs) -> Result<Exit> {
             }
             backend.snapshot_delete(name)?;
             ui::info(format!("deleted snapshot {name}"));
-            return Ok(Exit::Success);
+            return Ok(ExitStatus::Success);
         }
         SnapshotAction::List(_) => unreachable!("answered above"),
     };
@@ -102,7 +102,7 @@ pub fn run(ctx: &Ctx, args: &SnapshotArgs) -> Result<Exit> {
     phases.record(&ctx.dirs.state, &loaded.id.slug, &infra, verb);
     ui::info(phases.summary());
     crate::interrupt::check("taking the snapshot")?;
-    Ok(Exit::Success)
+    Ok(ExitStatus::Success)
 }
 
 /// Says what an interrupted restore left, after putting it right.
@@ -113,15 +113,15 @@ pub fn recover(backend: &dyn Backend) -> Result<()> {
     Ok(())
 }
 
-fn list(backend: &dyn Backend, json: bool) -> Result<Exit> {
+fn list(backend: &dyn Backend, json: bool) -> Result<ExitStatus> {
     let snaps = backend.snapshots()?;
     if json {
         crate::output::json(&serde_json::to_value(&snaps)?)?;
-        return Ok(Exit::Success);
+        return Ok(ExitStatus::Success);
     }
     if snaps.is_empty() {
         ui::info("no snapshots: `tmpl snapshot save NAME` takes one");
-        return Ok(Exit::Success);
+        return Ok(ExitStatus::Success);
     }
     crate::output::line(format!("{:<24} {:<22} SIZE", "NAME", "TAKEN"));
     for s in snaps {
@@ -131,7 +131,7 @@ fn list(backend: &dyn Backend, json: bool) -> Result<Exit> {
             .unwrap_or_else(|| "-".into());
         crate::output::line(format!("{:<24} {:<22} {size}", s.name, s.created));
     }
-    Ok(Exit::Success)
+    Ok(ExitStatus::Success)
 }
 
 /// Runs `op` with the guest shut down if the backend needs it, and brings a guest that was

@@ -9,7 +9,7 @@
 use crate::backend::{self, State};
 use crate::cli::SshArgs;
 use crate::context::Ctx;
-use crate::error::{code, Exit, Failure};
+use crate::error::{ExitStatus, Failure};
 use crate::ssh::Access;
 use anyhow::Result;
 use std::io::IsTerminal;
@@ -17,7 +17,7 @@ use std::io::IsTerminal;
 /// ssh's own exit code for "could not connect" (and for remote commands that exit 255).
 const SSH_FAILED: i32 = 255;
 
-pub fn run(ctx: &Ctx, args: &SshArgs) -> Result<Exit> {
+pub fn run(ctx: &Ctx, args: &SshArgs) -> Result<ExitStatus> {
     let loaded = ctx.load()?;
     let access = Access::new(&loaded.id.slug, &loaded.id.state_dir);
     let tty = args.command.is_empty()
@@ -33,7 +33,7 @@ pub fn run(ctx: &Ctx, args: &SshArgs) -> Result<Exit> {
     if cached.is_some() {
         let code = access.command_line(&remote, tty)?.interactive()?;
         if code != SSH_FAILED {
-            return Ok(Exit::Child(code));
+            return Ok(ExitStatus::Child(code));
         }
     }
     let backend = ctx.backend(&loaded, backend::Connect::MayStart)?;
@@ -41,22 +41,24 @@ pub fn run(ctx: &Ctx, args: &SshArgs) -> Result<Exit> {
     let endpoint = match (live.state, live.ssh) {
         (State::Running, Some(e)) => e,
         (State::NotCreated, _) => {
-            return Err(
-                Failure::new(code::FAILURE, format!("{} has no guest", loaded.id.name))
-                    .hint("`tmpl up` creates it")
-                    .into(),
+            return Err(Failure::new(
+                ExitStatus::Failure,
+                format!("{} has no guest", loaded.id.name),
             )
+            .hint("`tmpl up` creates it")
+            .into())
         }
         (State::Stopped, _) => {
-            return Err(
-                Failure::new(code::FAILURE, format!("{} is stopped", loaded.id.name))
-                    .hint("`tmpl up` starts it")
-                    .into(),
+            return Err(Failure::new(
+                ExitStatus::Failure,
+                format!("{} is stopped", loaded.id.name),
             )
+            .hint("`tmpl up` starts it")
+            .into())
         }
         (State::Running, None) => {
             return Err(Failure::new(
-                code::FAILURE,
+                ExitStatus::Failure,
                 format!("{} is running but has no SSH address yet", loaded.id.name),
             )
             .hint("wait a moment, or `tmpl up` to wait for it")
@@ -65,10 +67,10 @@ pub fn run(ctx: &Ctx, args: &SshArgs) -> Result<Exit> {
     };
     if cached.as_ref() == Some(&endpoint) {
         // same address: the 255 came from the guest or the command itself
-        return Ok(Exit::Child(SSH_FAILED));
+        return Ok(ExitStatus::Child(SSH_FAILED));
     }
     access.write_config(&endpoint)?;
-    Ok(Exit::Child(
+    Ok(ExitStatus::Child(
         access.command_line(&remote, tty)?.interactive()?,
     ))
 }

@@ -5,7 +5,7 @@
 use crate::backend::{self, State};
 use crate::cli::SshConfigArgs;
 use crate::context::Ctx;
-use crate::error::{code, Exit, Failure};
+use crate::error::{ExitStatus, Failure};
 use crate::ssh::Access;
 use crate::ui;
 use anyhow::{Context as _, Result};
@@ -13,7 +13,7 @@ use std::path::Path;
 
 pub const INCLUDE_LINE: &str = "Include config.d/tmpl/*";
 
-pub fn run(ctx: &Ctx, args: &SshConfigArgs) -> Result<Exit> {
+pub fn run(ctx: &Ctx, args: &SshConfigArgs) -> Result<ExitStatus> {
     let loaded = ctx.load()?;
     let access = Access::new(&loaded.id.slug, &loaded.id.state_dir);
     let backend = ctx.backend(&loaded, backend::Connect::Only)?;
@@ -24,7 +24,7 @@ pub fn run(ctx: &Ctx, args: &SshConfigArgs) -> Result<Exit> {
             Some(e) => e,
             None => {
                 return Err(Failure::new(
-                    code::FAILURE,
+                    ExitStatus::Failure,
                     format!("{} has not been brought up yet", loaded.id.name),
                 )
                 .hint("`tmpl up` first; the block names the guest's address")
@@ -36,7 +36,7 @@ pub fn run(ctx: &Ctx, args: &SshConfigArgs) -> Result<Exit> {
     let block = access.host_block(&endpoint);
     if !args.write {
         crate::output::raw(&block);
-        return Ok(Exit::Success);
+        return Ok(ExitStatus::Success);
     }
     let home = ctx.dirs.home.clone().context("HOME is not set")?;
     let ssh_dir = home.join(".ssh");
@@ -64,7 +64,7 @@ pub fn run(ctx: &Ctx, args: &SshConfigArgs) -> Result<Exit> {
         file.display(),
         access.alias
     ));
-    Ok(Exit::Success)
+    Ok(ExitStatus::Success)
 }
 
 /// Puts the `Include` line at the top of `config` (an `Include` below a `Host` line would only

@@ -3,7 +3,7 @@
 
 use crate::cli::JsonArgs;
 use crate::context::Ctx;
-use crate::error::Exit;
+use crate::error::ExitStatus;
 use anyhow::Result;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -42,16 +42,16 @@ pub fn summarise(lines: &str) -> Vec<Value> {
         .collect()
 }
 
-pub fn run(ctx: &Ctx, args: &JsonArgs) -> Result<Exit> {
+pub fn run(ctx: &Ctx, args: &JsonArgs) -> Result<ExitStatus> {
     let text = crate::timing::log::read(&ctx.dirs.state);
     let rows = summarise(&text);
     if args.json {
         crate::output::json(&rows)?;
-        return Ok(Exit::Success);
+        return Ok(ExitStatus::Success);
     }
     if rows.is_empty() {
         crate::ui::info("no timings yet: `tmpl up`, `stop` and `rm` record them");
-        return Ok(Exit::Success);
+        return Ok(ExitStatus::Success);
     }
     crate::output::line(format!(
         "{:<6} {:<10} {:<16} {:>5} {:>10} {:>10}",
@@ -69,7 +69,7 @@ pub fn run(ctx: &Ctx, args: &JsonArgs) -> Result<Exit> {
             secs("p95_ms")
         ));
     }
-    Ok(Exit::Success)
+    Ok(ExitStatus::Success)
 }
 
 #[cfg(test)]

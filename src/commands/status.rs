@@ -4,15 +4,15 @@
 use crate::backend::{self, Backend, Live, State};
 use crate::cli::JsonArgs;
 use crate::context::{Ctx, Loaded};
-use crate::error::Exit;
+use crate::error::ExitStatus;
 use anyhow::Result;
 use serde_json::{json, Value};
 
-pub fn exit_code(state: State) -> Exit {
+pub fn exit_code(state: State) -> ExitStatus {
     match state {
-        State::Running => Exit::Success,
-        State::Stopped => Exit::Stopped,
-        State::NotCreated => Exit::NotCreated,
+        State::Running => ExitStatus::Success,
+        State::Stopped => ExitStatus::Stopped,
+        State::NotCreated => ExitStatus::NotCreated,
     }
 }
 
@@ -40,7 +40,7 @@ pub fn status_json(loaded: &Loaded, live: &Live, backend: &dyn Backend) -> Value
     v
 }
 
-pub fn run(ctx: &Ctx, args: &JsonArgs) -> Result<Exit> {
+pub fn run(ctx: &Ctx, args: &JsonArgs) -> Result<ExitStatus> {
     let loaded = ctx.load()?;
     let backend = ctx.backend(&loaded, backend::Connect::Only)?;
     let live = backend.live()?;

@@ -3,14 +3,14 @@
 use crate::backend::{self, StopOutcome};
 use crate::cli::StopArgs;
 use crate::context::Ctx;
-use crate::error::Exit;
+use crate::error::ExitStatus;
 use crate::ssh::Access;
 use crate::timing::Phases;
 use crate::ui;
 use anyhow::Result;
 use std::time::Duration;
 
-pub fn run(ctx: &Ctx, args: &StopArgs) -> Result<Exit> {
+pub fn run(ctx: &Ctx, args: &StopArgs) -> Result<ExitStatus> {
     let loaded = ctx.load()?;
     let _lock = ctx.lock(&loaded)?;
     crate::interrupt::install();
@@ -24,11 +24,11 @@ pub fn run(ctx: &Ctx, args: &StopArgs) -> Result<Exit> {
     let what = match outcome {
         StopOutcome::NotCreated => {
             ui::info(format!("{} has no guest; nothing to stop", loaded.id.name));
-            return Ok(Exit::Success);
+            return Ok(ExitStatus::Success);
         }
         StopOutcome::AlreadyStopped => {
             ui::info(format!("{} is already stopped", loaded.id.name));
-            return Ok(Exit::Success);
+            return Ok(ExitStatus::Success);
         }
         StopOutcome::Stopped { forced: true } => {
             ui::warn(format!(
@@ -50,5 +50,5 @@ pub fn run(ctx: &Ctx, args: &StopArgs) -> Result<Exit> {
         loaded.id.name
     ));
     ui::info(phases.summary());
-    Ok(Exit::Success)
+    Ok(ExitStatus::Success)
 }

@@ -2,11 +2,11 @@
 //! and the provisioning files, copied out of the guest's reach to run from there.
 
 use crate::context::Ctx;
-use crate::error::Exit;
+use crate::error::ExitStatus;
 use crate::{trust, ui};
 use anyhow::Result;
 
-pub fn run(ctx: &Ctx) -> Result<Exit> {
+pub fn run(ctx: &Ctx) -> Result<ExitStatus> {
     let loaded = ctx.load()?;
     let approval = trust::approve(&ctx.dirs.state, &loaded)?;
     if approval.changes.is_empty() {
@@ -14,11 +14,11 @@ pub fn run(ctx: &Ctx) -> Result<Exit> {
             "{}: nothing changed since it was approved",
             loaded.project.dir.display()
         ));
-        return Ok(Exit::Success);
+        return Ok(ExitStatus::Success);
     }
     ui::info(format!("approved {}:", loaded.project.dir.display()));
     for l in approval.changes.iter().chain(&approval.notes) {
         ui::info(format!("  - {}", crate::text::terminal_safe(l)));
     }
-    Ok(Exit::Success)
+    Ok(ExitStatus::Success)
 }

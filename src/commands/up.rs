@@ -3,7 +3,7 @@
 use crate::backend::{self, UpOutcome};
 use crate::cli::UpArgs;
 use crate::context::Ctx;
-use crate::error::Exit;
+use crate::error::ExitStatus;
 use crate::provision::{self, Target, When};
 use crate::ssh::Access;
 use crate::timing::Phases;
@@ -14,7 +14,7 @@ use std::time::Duration;
 /// How long a new or restarted guest may take to accept SSH (software emulation is slow).
 const SSH_TIMEOUT: Duration = Duration::from_secs(300);
 
-pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<Exit> {
+pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<ExitStatus> {
     let loaded = ctx.load()?;
     let _lock = ctx.lock(&loaded)?;
     let backend = ctx.backend(&loaded, backend::Connect::MayStart)?;
@@ -99,7 +99,7 @@ pub fn run(ctx: &Ctx, args: &UpArgs) -> Result<Exit> {
     if outcome != UpOutcome::AlreadyRunning || provisioned {
         ui::info(phases.summary());
     }
-    Ok(Exit::Success)
+    Ok(ExitStatus::Success)
 }
 
 /// The one place SSH is set up, for every kind of guest (`up`, and `snapshot` bringing one

@@ -6,10 +6,10 @@ use crate::backend::vagrant::Vagrant;
 use crate::cli::VagrantArgs;
 use crate::config::InfraType;
 use crate::context::Ctx;
-use crate::error::{Exit, Failure};
+use crate::error::{ExitStatus, Failure};
 use anyhow::Result;
 
-pub fn run(ctx: &Ctx, args: &VagrantArgs) -> Result<Exit> {
+pub fn run(ctx: &Ctx, args: &VagrantArgs) -> Result<ExitStatus> {
     let loaded = ctx.load()?;
     if loaded.config.infra_type != InfraType::Vm {
         return Err(Failure::config(format!(
@@ -26,5 +26,5 @@ pub fn run(ctx: &Ctx, args: &VagrantArgs) -> Result<Exit> {
     let vagrant = Vagrant::new(loaded, ctx.dirs.clone());
     vagrant.render()?;
     let code = vagrant.vagrant(&args.args).interactive()?;
-    Ok(Exit::Child(code))
+    Ok(ExitStatus::Child(code))
 }

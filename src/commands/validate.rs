@@ -2,13 +2,13 @@
 
 use crate::cli::ValidateArgs;
 use crate::context::Ctx;
-use crate::error::Exit;
+use crate::error::ExitStatus;
 use crate::project;
 use crate::ui;
 use anyhow::Result;
 use serde_json::json;
 
-pub fn run(ctx: &Ctx, args: &ValidateArgs) -> Result<Exit> {
+pub fn run(ctx: &Ctx, args: &ValidateArgs) -> Result<ExitStatus> {
     let project = ctx.project()?;
     let file = ctx.show(&project.env_path);
     let result = ctx.validate(&project);
@@ -30,8 +30,8 @@ pub fn run(ctx: &Ctx, args: &ValidateArgs) -> Result<Exit> {
         crate::output::json(&out)?;
         // the JSON is the whole report: the exit code alone says it is invalid
         return match result {
-            Err(_) => Err(crate::error::Failure::told(crate::error::Kind::Config).into()),
-            Ok(_) => Ok(Exit::Success),
+            Err(_) => Err(crate::error::Failure::told(ExitStatus::Config).into()),
+            Ok(_) => Ok(ExitStatus::Success),
         };
     }
     match result {
@@ -47,7 +47,7 @@ pub fn run(ctx: &Ctx, args: &ValidateArgs) -> Result<Exit> {
                 if c.cpus == 1 { "" } else { "s" },
                 c.disk_gib
             ));
-            Ok(Exit::Success)
+            Ok(ExitStatus::Success)
         }
         Err(report) => {
             for w in &report.warnings {

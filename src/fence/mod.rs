@@ -25,7 +25,7 @@ pub mod rules;
 
 use crate::config::{AllowTarget, Egress, InfraType};
 use crate::context::Loaded;
-use crate::error::{code, Failure};
+use crate::error::{ExitStatus, Failure};
 use crate::process::Cmd;
 use anyhow::Result;
 use net::GuestNet;
@@ -197,7 +197,7 @@ fn apply(holder: Holder, script: &str) -> Result<()> {
     let out = holder.nft().arg("-f").arg(&file).output()?;
     if !out.success() {
         return Err(
-            Failure::new(code::FAILURE, "cannot write the network fence")
+            Failure::new(ExitStatus::Failure, "cannot write the network fence")
                 .detail(format!("| {}", out.stderr.trim()))
                 .hint("`tmpl doctor` checks that this host can hold the fence")
                 .into(),
@@ -218,7 +218,7 @@ pub fn enforce(loaded: &Loaded, net: &GuestNet) -> Result<()> {
     }
     if let Err((why, fix)) = may_enforce(holder) {
         return Err(Failure::new(
-            code::FAILURE,
+            ExitStatus::Failure,
             format!("`EGRESS={}` cannot be enforced here: {why}", c.egress),
         )
         .hint(fix)

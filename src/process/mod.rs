@@ -10,7 +10,7 @@
 //! Values from `.env` never go into argument lists (they reach Vagrant through the rendered
 //! Vagrantfile and Ansible through a vars file), so echoing arguments leaks no settings.
 
-use crate::error::{code, Failure};
+use crate::error::{ExitStatus, Failure};
 use crate::ui;
 use anyhow::Result;
 use std::ffi::{OsStr, OsString};
@@ -319,14 +319,14 @@ impl Cmd {
     fn spawn_error(&self, e: std::io::Error) -> anyhow::Error {
         if e.kind() == std::io::ErrorKind::NotFound {
             Failure::new(
-                code::UNAVAILABLE,
+                ExitStatus::Unavailable,
                 format!("`{}` is not installed (not found on PATH)", self.program()),
             )
             .hint("`tmpl doctor` lists what is missing; `make setup` installs it on Debian/Ubuntu")
             .into()
         } else {
             Failure::new(
-                code::FAILURE,
+                ExitStatus::Failure,
                 format!("cannot run `{}`: {e}", self.program()),
             )
             .into()
@@ -338,7 +338,7 @@ impl Cmd {
             .map(|c| format!("exit {c}"))
             .unwrap_or_else(|| "killed by a signal".into());
         let mut f = Failure::new(
-            code::FAILURE,
+            ExitStatus::Failure,
             format!("`{}` failed ({how})", self.display()),
         );
         for l in tail {
@@ -417,7 +417,7 @@ mod tests {
         let err = Cmd::new("tmpl-no-such-program").read().unwrap_err();
         assert_eq!(
             err.downcast_ref::<Failure>().unwrap().code,
-            code::UNAVAILABLE
+            ExitStatus::Unavailable
         );
     }
 }

@@ -8,7 +8,7 @@
 //! provisioned even if an old guest of the same project was. `up --provision` forces a run,
 //! `up --no-provision` skips it, `tmpl provision` reruns it on a running guest.
 //!
-//! A failure is exit 10 (`code::PROVISION_FAILED`), names the failing task or script line,
+//! A failure is exit 10 (`ExitStatus::ProvisionFailed`), names the failing task or script line,
 //! and leaves the guest running for inspection: nothing is rolled back.
 
 pub mod ansible;
@@ -70,7 +70,7 @@ impl Target<'_> {
 pub fn run(t: &Target, p: &Provision, approved: &crate::trust::Approved) -> Result<()> {
     let Some(run) = &approved.script else {
         return Err(Failure::new(
-            crate::error::code::UNTRUSTED,
+            crate::error::ExitStatus::Untrusted,
             format!("`{}` has not been approved to run", p.relative.display()),
         )
         .hint("`tmpl trust` approves the project's provisioning files")

@@ -15,7 +15,7 @@
 
 use super::{detail_lines, left_running, Target};
 use crate::config::Provision;
-use crate::error::{code, Failure};
+use crate::error::{ExitStatus, Failure};
 use anyhow::{Context as _, Result};
 
 /// Where the script and its trace live in the guest (root only).
@@ -119,11 +119,11 @@ pub fn explain(
     let how = exit.map_or("killed by a signal".into(), |c| format!("exit {c}"));
     let mut f = match &at {
         Some((n, _)) => Failure::new(
-            code::PROVISION_FAILED,
+            ExitStatus::ProvisionFailed,
             format!("provisioning script `{rel}` failed at line {n} ({how})"),
         ),
         None => Failure::new(
-            code::PROVISION_FAILED,
+            ExitStatus::ProvisionFailed,
             format!("provisioning script `{rel}` failed ({how})"),
         ),
     };

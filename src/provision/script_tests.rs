@@ -107,7 +107,7 @@ fn a_failure_shows_the_line_as_written() {
         true,
         vec!["cp: cannot stat '/nope'".into()],
     );
-    assert_eq!(f.code, code::PROVISION_FAILED);
+    assert_eq!(f.code, ExitStatus::ProvisionFailed);
     assert_eq!(
         f.message,
         "provisioning script `setup.sh` failed at line 3 (exit 1)"

@@ -5,7 +5,7 @@
 
 use super::{detail_lines, left_running};
 use crate::config::Provision;
-use crate::error::{code, Failure};
+use crate::error::{ExitStatus, Failure};
 use crate::process::Tail;
 use std::path::Path;
 
@@ -102,15 +102,18 @@ impl Watch {
                     .map_or_else(|_| p.clone(), |r| copied.root.join(r).display().to_string()),
                 None => task_line(text, task).map_or_else(|| rel.clone(), |n| format!("{rel}:{n}")),
             };
-            let mut f = Failure::new(code::PROVISION_FAILED, format!("{what} at task `{task}`"))
-                .detail(format!("--> {place} (ansible-playbook {how})"));
+            let mut f = Failure::new(
+                ExitStatus::ProvisionFailed,
+                format!("{what} at task `{task}`"),
+            )
+            .detail(format!("--> {place} (ansible-playbook {how})"));
             for d in fatal_details(&failed.line) {
                 f = f.detail(format!("| {d}"));
             }
             f
         } else if !self.error.is_empty() {
             let mut f = Failure::new(
-                code::PROVISION_FAILED,
+                ExitStatus::ProvisionFailed,
                 format!("ansible-playbook refused `{rel}` before running any task ({how})"),
             );
             for d in &self.error {
@@ -119,7 +122,7 @@ impl Watch {
             f
         } else {
             let mut f = Failure::new(
-                code::PROVISION_FAILED,
+                ExitStatus::ProvisionFailed,
                 format!("provisioning with `{rel}` failed (ansible-playbook {how})"),
             );
             for d in &self.tail.lines() {

@@ -49,7 +49,7 @@ const PLAYBOOK: &str = "- hosts: all\n  tasks:\n    - name: ok one\n      comman
 #[test]
 fn a_failure_names_the_task_its_line_and_its_output() {
     let f = watch(FAILED_RUN).explain(Some(2), &playbook(), PLAYBOOK, &copied("/p"));
-    assert_eq!(f.code, code::PROVISION_FAILED);
+    assert_eq!(f.code, ExitStatus::ProvisionFailed);
     assert_eq!(f.message, "provisioning failed at task `Fail when asked`");
     assert_eq!(
         f.details,

@@ -1,7 +1,7 @@
 //! The folder of the ssh control sockets, through which `tmpl ssh` shares one connection per
 //! project: whoever can put a socket there receives the session, so it must be private.
 
-use crate::error::{code, Failure};
+use crate::error::{ExitStatus, Failure};
 use anyhow::{Context as _, Result};
 use std::path::PathBuf;
 
@@ -53,7 +53,7 @@ pub fn ensure_control_dir() -> Result<PathBuf> {
     match why {
         None => Ok(dir),
         Some(why) => Err(Failure::new(
-            code::FAILURE,
+            ExitStatus::Failure,
             format!("refusing the ssh control folder {}: {why}", dir.display()),
         )
         .detail("a connection shared through it would reach whoever controls that folder")

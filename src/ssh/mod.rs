@@ -15,7 +15,7 @@ pub mod remote;
 
 pub use control::{control_dir, ensure_control_dir};
 
-use crate::error::{code, Failure};
+use crate::error::{ExitStatus, Failure};
 use crate::process::{shell_quote, Cmd};
 use anyhow::{Context as _, Result};
 use serde::Serialize;
@@ -313,7 +313,7 @@ impl Access {
             std::thread::sleep(Duration::from_millis(100));
         }
         Err(Failure::new(
-            code::FAILURE,
+            ExitStatus::Failure,
             format!(
                 "the guest did not accept SSH logins within {}s",
                 timeout.as_secs()

@@ -6,7 +6,7 @@
 //! host file (a key, a password store) to a play that copies `files/` into the guest, so it
 //! is an error. `.git` folders are skipped: Ansible never loads them, and they are large.
 
-use crate::error::{code, Failure};
+use crate::error::{ExitStatus, Failure};
 use anyhow::{Context as _, Result};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -52,7 +52,7 @@ fn walk(root: &Path, each: &mut dyn FnMut(&Path, &Path) -> Result<()>) -> Result
                 .with_context(|| format!("cannot read {}", path.display()))?;
             if !real.starts_with(&top) {
                 return Err(Failure::new(
-                    code::UNTRUSTED,
+                    ExitStatus::Untrusted,
                     format!(
                         "`{}` in the provisioning folder points outside it, to {}",
                         rel.display(),

@@ -22,7 +22,7 @@ mod survey;
 pub use survey::{set_root, settings, Set};
 
 use crate::context::Loaded;
-use crate::error::{code, Failure};
+use crate::error::{ExitStatus, Failure};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -193,7 +193,7 @@ pub fn ensure(
         format!("{place} changed since it was approved")
     };
     let mut f = Failure::new(
-        code::UNTRUSTED,
+        ExitStatus::Untrusted,
         format!("not running `tmpl {verb}`: {what}"),
     );
     for d in diff.iter().chain(if interactive {
@@ -296,7 +296,7 @@ fn approved(state_root: &Path, loaded: &Loaded, record: Option<&Approval>) -> Re
         if made != set.manifest {
             let _ = std::fs::remove_dir_all(&copy);
             return Err(Failure::new(
-                code::UNTRUSTED,
+                ExitStatus::Untrusted,
                 "the approved copy of the provisioning files is gone, and the project's files no longer match it",
             )
             .hint("`tmpl trust` approves the files as they are now")

@@ -50,7 +50,7 @@ const ENV: &str =
 fn refusal(r: Result<Approved>) -> Failure {
     let e = r.expect_err("ran without approval");
     let f = e.downcast::<Failure>().unwrap();
-    assert_eq!(f.code, code::UNTRUSTED, "{}", f.message);
+    assert_eq!(f.code, ExitStatus::Untrusted, "{}", f.message);
     f
 }
 

@@ -11,7 +11,7 @@
 //! idle minutes, the way `podman.socket` activation would. Checks (`status`, `ls`, `doctor`,
 //! `gc`) never start one: they report what they found.
 
-use crate::error::{code, Failure};
+use crate::error::{ExitStatus, Failure};
 use crate::ui;
 use anyhow::Result;
 use bollard::{Docker, API_DEFAULT_VERSION};
@@ -107,7 +107,7 @@ fn connect_with(start: bool) -> Result<Client> {
             return Ok(c);
         }
     }
-    let mut f = Failure::new(code::UNAVAILABLE, "Podman's API does not answer");
+    let mut f = Failure::new(ExitStatus::Unavailable, "Podman's API does not answer");
     for (p, why) in &tried {
         f = f.detail(format!("tried {} ({why})", p.display()));
     }
@@ -135,7 +135,7 @@ fn start_transient(
     if rootless {
         let rt = crate::person::runtime_dir();
         crate::person::ensure_runtime_dir(&rt).map_err(|why| {
-            Failure::new(code::UNAVAILABLE, "no private runtime folder for your Podman")
+            Failure::new(ExitStatus::Unavailable, "no private runtime folder for your Podman")
                 .detail(why)
                 .hint(format!(
                     "remove it if it is not yours, or set XDG_RUNTIME_DIR to a folder only you can write; tmpl starts your Podman's socket in {}",

@@ -19,7 +19,7 @@ pub use driver::PodmanDriver;
 use super::{Backend, Live, Needs, State, StopOutcome, UpOutcome};
 use crate::config::{Image, InfraType};
 use crate::context::Loaded;
-use crate::error::{code, Failure};
+use crate::error::{ExitStatus, Failure};
 use crate::ssh::{Access, Endpoint};
 use crate::timing::Phases;
 use crate::ui;
@@ -110,7 +110,7 @@ impl Podman {
             .and_then(|c| c.labels.as_ref())
             .and_then(|l| l.get(spec::LABEL_PROJECT));
         if label != Some(&self.loaded.id.slug) {
-            return Err(Failure::new(code::FAILURE, format!("a container named `{}` exists but was not made by tmpl for this project", self.name))
+            return Err(Failure::new(ExitStatus::Failure, format!("a container named `{}` exists but was not made by tmpl for this project", self.name))
                 .hint(format!("rename or remove it (`podman rm {}`); tmpl never touches containers it did not make", self.name))
                 .into());
         }
@@ -158,7 +158,7 @@ impl Podman {
             }
         });
         pulled.map_err(|e| {
-            Failure::new(code::FAILURE, format!("image `{image}` is not on this host and cannot be pulled"))
+            Failure::new(ExitStatus::Failure, format!("image `{image}` is not on this host and cannot be pulled"))
                 .detail(format!("| {e}"))
                 .hint("check IMAGE in .env; `podman images` lists local images; build or load it, or check the registry is reachable")
                 .into()
@@ -259,7 +259,7 @@ impl Podman {
             return Ok(());
         }
         Err(Failure::new(
-            code::FAILURE,
+            ExitStatus::Failure,
             format!(
                 "container `{}` is not on its own network, so the network fence cannot hold it",
                 self.name
@@ -299,7 +299,7 @@ impl Podman {
     fn start(&self) -> Result<()> {
         self.client.start_container(&self.name).map_err(|e| {
             Failure::new(
-                code::FAILURE,
+                ExitStatus::Failure,
                 format!("cannot start container `{}`: {e}", self.name),
             )
             .into()
@@ -316,7 +316,7 @@ impl Podman {
             .context("the container vanished while starting")?;
         if Self::state_of(&c) != State::Running {
             let mut f = Failure::new(
-                code::FAILURE,
+                ExitStatus::Failure,
                 format!("container `{}` stopped right after starting", self.name),
             );
             for l in self.client.logs_tail(&self.name, 12) {

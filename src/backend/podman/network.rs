@@ -4,7 +4,7 @@
 
 use super::client::Client;
 use super::spec::{ExtraNetwork, LABEL_PROJECT};
-use crate::error::{code, Failure};
+use crate::error::{ExitStatus, Failure};
 use crate::fence::net::GuestNet;
 use anyhow::Result;
 use bollard::models::{
@@ -38,7 +38,7 @@ pub fn ensure(client: &Client, net: &ExtraNetwork, slug: &str) -> Result<()> {
         (Some(s), _) => Some(s.clone()),
         (None, Some(dev)) => Some(interface_subnet(dev).ok_or_else(|| {
             Failure::new(
-                code::FAILURE,
+                ExitStatus::Failure,
                 format!("`BRIDGE={dev}` has no IPv4 address on this host"),
             )
             .hint("name an interface that is up with an address (`ip -4 addr`), or set FIXED_IP")
@@ -86,7 +86,7 @@ fn create(
     };
     client.create_network(req).map_err(|e| {
         Failure::new(
-            code::FAILURE,
+            ExitStatus::Failure,
             format!("cannot create network `{name}`: {e}"),
         )
         .hint(hint)
@@ -111,7 +111,7 @@ pub fn ensure_own(client: &Client, name: &str, net: &GuestNet, slug: &str) -> Re
             return Ok(());
         }
         return Err(Failure::new(
-            code::FAILURE,
+            ExitStatus::Failure,
             format!(
                 "network `{name}` is not on the bridge the fence holds (`{}`)",
                 net.bridge

@@ -12,7 +12,7 @@
 //!
 //! A symlink on the way is refused: the guest could write its target through another path.
 
-use crate::error::{code, Failure};
+use crate::error::{ExitStatus, Failure};
 use anyhow::Result;
 use std::path::{Component, Path, PathBuf};
 
@@ -32,7 +32,7 @@ impl Protected {
 
 fn refuse(entry: &Path, why: String) -> anyhow::Error {
     Failure::new(
-        code::CONFIG,
+        ExitStatus::Config,
         format!("PROTECT: cannot protect `{}`: {why}", entry.display()),
     )
     .hint("make it a plain file or folder in the project, or leave it out of PROTECT in .env")

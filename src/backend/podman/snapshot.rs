@@ -13,7 +13,7 @@
 
 use super::Podman;
 use crate::backend::Snapshot;
-use crate::error::{code, Failure};
+use crate::error::{ExitStatus, Failure};
 use anyhow::Result;
 
 const CURRENT: &str = "current";
@@ -61,7 +61,7 @@ impl Podman {
         let repo = self.snapshot_repo();
         if !replace && self.list_snapshots()?.iter().any(|s| s.name == name) {
             return Err(
-                Failure::new(code::FAILURE, format!("snapshot `{name}` exists"))
+                Failure::new(ExitStatus::Failure, format!("snapshot `{name}` exists"))
                     .hint(format!(
                         "`tmpl snapshot delete {name}` first, or choose another name"
                     ))

@@ -4,7 +4,7 @@
 //! key, sets the hostname and grows the root filesystem.
 
 use super::plan::{BoxSource, VmPlan, CLOUD_USER};
-use crate::error::{code, Failure};
+use crate::error::{ExitStatus, Failure};
 use crate::process::Cmd;
 use crate::ui;
 use anyhow::{Context as _, Result};
@@ -56,7 +56,7 @@ fn check_sha(path: &Path, want: Option<&str>) -> Result<()> {
     let got = sha256_file(path)?;
     if got != want {
         return Err(Failure::new(
-            code::CONFIG,
+            ExitStatus::Config,
             format!("`{}` does not match IMAGE_SHA256", path.display()),
         )
         .detail(format!("expected {want}"))
@@ -213,7 +213,7 @@ fn download(url: &str, cache_root: &Path) -> Result<PathBuf> {
             Ok(())
         } else {
             Err(Failure::new(
-                code::FAILURE,
+                ExitStatus::Failure,
                 format!("cannot download {shown} (curl exit {code})"),
             )
             .hint(

@@ -10,7 +10,7 @@
 //! the shared connection, whose sshd child still holds the old uid, is closed afterwards so
 //! the next `tmpl ssh` logs in afresh under the new one.
 
-use crate::error::{code, Failure};
+use crate::error::{ExitStatus, Failure};
 use crate::ssh::Access;
 use crate::timing::Phases;
 use anyhow::Result;
@@ -81,7 +81,7 @@ pub fn settle(
         }
         if !out.success() {
             return Err(Failure::new(
-                code::FAILURE,
+                ExitStatus::Failure,
                 format!("cannot give the VM's user `{user}` your uid {uid} and gid {gid}"),
             )
             .detail(out.stderr.trim().to_owned())
@@ -94,7 +94,7 @@ pub fn settle(
     let ids: Vec<&str> = line.split_whitespace().collect();
     if ids != [uid.to_string(), gid.to_string()] {
         return Err(Failure::new(
-            code::FAILURE,
+            ExitStatus::Failure,
             format!(
                 "the VM's user `{user}` has ids {}, not your uid {uid} and gid {gid}",
                 ids.join(":")
@@ -120,7 +120,7 @@ fn taken_failure(user: &str, uid: u32, gid: u32, taken: &str) -> Failure {
         (uid, "uid")
     };
     Failure::new(
-        code::FAILURE,
+        ExitStatus::Failure,
         format!("the VM's user `{user}` cannot take your {what} {id}: the guest's {kind} `{other}` has it"),
     )
     .detail("the login user needs your uid and gid so that files it writes into the shared project folder are yours on the host")

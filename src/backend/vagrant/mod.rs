@@ -24,7 +24,7 @@ pub use driver::VagrantDriver;
 use super::{Backend, Live, Needs, State, StopOutcome, UpOutcome};
 use crate::config::InfraType;
 use crate::context::Loaded;
-use crate::error::{code, Failure};
+use crate::error::{ExitStatus, Failure};
 use crate::fence;
 use crate::process::Cmd;
 use crate::project::Dirs;
@@ -142,7 +142,7 @@ impl Vagrant {
             return Ok(());
         }
         Err(Failure::new(
-            code::FAILURE,
+            ExitStatus::Failure,
             format!(
                 "VM `{}` is on {} rather than its own network, so the network fence cannot hold it",
                 self.plan.domain,
@@ -267,7 +267,7 @@ impl Vagrant {
                 ip: Some(ip),
             }) => Ok(self.endpoint(ip)),
             _ => Err(Failure::new(
-                code::FAILURE,
+                ExitStatus::Failure,
                 format!(
                     "VM `{}` is up but has no address on its network",
                     self.plan.domain

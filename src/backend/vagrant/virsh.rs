@@ -2,7 +2,7 @@
 //! milliseconds) instead of `vagrant status` (over a second).
 
 use crate::backend::State;
-use crate::error::{code, Failure};
+use crate::error::{ExitStatus, Failure};
 use crate::fence::net::GuestNet;
 use crate::process::Cmd;
 use anyhow::Result;
@@ -21,7 +21,7 @@ pub fn virsh() -> Cmd {
 }
 
 fn unavailable(detail: &str) -> anyhow::Error {
-    Failure::new(code::UNAVAILABLE, format!("libvirt does not answer at {URI}"))
+    Failure::new(ExitStatus::Unavailable, format!("libvirt does not answer at {URI}"))
         .detail(format!("| {}", detail.trim()))
         .hint("start libvirtd (`make setup` does it; `systemctl start libvirtd` on systemd hosts); `tmpl doctor` checks it")
         .into()
@@ -170,7 +170,7 @@ pub fn ensure_network(state_root: &std::path::Path, name: &str, xml: &str) -> Re
             .unwrap_or_default();
         if !current.contains(&format!("name='{bridge}'")) {
             return Err(Failure::new(
-                code::FAILURE,
+                ExitStatus::Failure,
                 format!(
                     "libvirt network `{name}` is not on the bridge the fence holds (`{bridge}`)"
                 ),
@@ -189,7 +189,7 @@ pub fn ensure_network(state_root: &std::path::Path, name: &str, xml: &str) -> Re
         let started = virsh().args(["net-start", name]).output()?;
         if !started.success() && !started.stderr.contains("already active") {
             return Err(Failure::new(
-                code::FAILURE,
+                ExitStatus::Failure,
                 format!("cannot start libvirt network `{name}`"),
             )
             .detail(format!("| {}", started.stderr.trim()))
@@ -299,7 +299,7 @@ pub fn vol_delete(name: &str) -> Result<bool> {
         return Ok(false);
     }
     Err(Failure::new(
-        code::FAILURE,
+        ExitStatus::Failure,
         format!("cannot remove volume `{name}` from pool `{POOL}`"),
     )
     .detail(format!("| {}", out.stderr.trim()))

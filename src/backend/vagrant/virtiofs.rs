@@ -6,7 +6,7 @@
 //! (Debian 13, Ubuntu 24.04) in the `virtiofsd` package. Without one, `vagrant up` would fail
 //! half way with a libvirt error, so `up` checks first.
 
-use crate::error::{code, Failure};
+use crate::error::{ExitStatus, Failure};
 use anyhow::Result;
 use std::path::{Path, PathBuf};
 
@@ -40,7 +40,7 @@ pub fn ensure_available() -> Result<()> {
         return Ok(());
     }
     Err(Failure::new(
-        code::UNAVAILABLE,
+        ExitStatus::Unavailable,
         "the project folder cannot be shared with the VM: this host has no virtiofsd",
     )
     .detail(format!(
