@@ -5,7 +5,7 @@
 //! names say what to look for. They never refer to tmpl's repository: the binary is used
 //! without it.
 
-use crate::backend::Check;
+use crate::check::Check;
 use crate::process::{which, Cmd};
 
 const LIST: &str = include_str!("../scripts/requirements.txt");
@@ -102,15 +102,30 @@ fn version_flag(program: &str) -> &'static str {
     }
 }
 
+/// Free GiB on the file system holding `dir` (its nearest existing ancestor).
+pub fn free_gib(dir: &std::path::Path) -> Option<u64> {
+    let existing = dir.ancestors().find(|d| d.exists())?;
+    let out = Cmd::new("df").args(["-Pk"]).arg(existing).read().ok()?;
+    let kib: u64 = out
+        .lines()
+        .nth(1)?
+        .split_whitespace()
+        .nth(3)?
+        .parse()
+        .ok()?;
+    Some(kib / (1024 * 1024))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn the_list_names_what_each_kind_of_project_needs() {
-        let vm: Vec<&str> = needed_by("vm").iter().map(|r| r.program).collect();
-        assert!(vm.contains(&"vagrant") && vm.contains(&"virsh") && vm.contains(&"qemu-img"));
-        assert!(needed_by("container").iter().any(|r| r.program == "podman"));
+        for what in ["vm", "container", "any", "provision"] {
+            assert!(!needed_by(what).is_empty(), "{what}");
+        }
+        assert!(needed_by("any").iter().any(|r| r.program == "ssh"));
         assert_eq!(package_of("ansible-playbook"), "ansible-core");
         assert!(!install("x").contains("make setup"));
     }

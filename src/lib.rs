@@ -1,29 +1,31 @@
 //! tmpl: per-project VMs and containers from a flat `.env`.
 //!
-//! The flow is `.env` → `config` (parse, validate) → `render` (Vagrantfile, container spec)
-//! → `backend` (Vagrant + libvirt, Podman) → `provision`. Everything before the backend is
-//! pure and unit-tested without a VM.
+//! The flow is `.env` → `config` (parse, validate) → `project` (which folder, the loaded
+//! project, the list of projects) → `session` (one guest's life, in order) → `driver` (the
+//! surface every way of running a guest implements; the drivers are in `backend`) →
+//! `provision`. Everything before the drivers is pure and unit-tested without a VM. Each
+//! layer uses only the ones below it (`tests/layers.rs` checks it).
 
 pub mod atomic;
 pub mod backend;
+pub mod check;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod context;
+pub mod driver;
 pub mod error;
 pub mod fence;
+pub mod gone;
 pub mod host;
 pub mod interrupt;
-pub mod leftovers;
 pub mod lock;
 pub mod output;
 pub mod person;
-pub mod person_checks;
-pub mod preflight;
 pub mod process;
 pub mod project;
-pub mod projects;
 pub mod provision;
+pub mod session;
 pub mod ssh;
 pub mod text;
 pub mod timing;
@@ -37,12 +39,12 @@ use std::ffi::OsString;
 
 /// Runs tmpl with these arguments and returns the process exit code.
 pub fn run<I: IntoIterator<Item = OsString>>(args: I) -> u8 {
-    run_with(backend::Registry::builtin(), args)
+    run_with(backend::builtin(), args)
 }
 
-/// Runs tmpl with these drivers (see `backend::Registry`): how a test runs every command
+/// Runs tmpl with these drivers (see `driver::Registry`): how a test runs every command
 /// against a driver of its own, with no code here knowing it exists.
-pub fn run_with<I: IntoIterator<Item = OsString>>(registry: backend::Registry, args: I) -> u8 {
+pub fn run_with<I: IntoIterator<Item = OsString>>(registry: driver::Registry, args: I) -> u8 {
     let cli = match cli::Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {

@@ -2,8 +2,6 @@
 //! guests run under their own uid (rootless Podman, their own Vagrant home) and whose names
 //! on shared services (libvirt's domains, volumes, networks) carry their uid.
 
-use std::path::PathBuf;
-
 pub fn uid() -> u32 {
     // SAFETY: getuid has no preconditions and cannot fail
     unsafe { libc::geteuid() }
@@ -16,22 +14,6 @@ pub fn gid() -> u32 {
 
 pub fn is_root() -> bool {
     uid() == 0
-}
-
-/// The person's runtime folder, where their rootless Podman keeps its socket: the one Podman
-/// itself picks, so `podman` in the person's shell and tmpl see the same containers.
-/// `$XDG_RUNTIME_DIR`; without it (no logind, as on hosts without systemd) `/run/user/UID`
-/// when that is theirs; else `$TMPDIR/podman-run-UID`, Podman's own fallback.
-pub fn runtime_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
-        return PathBuf::from(d);
-    }
-    let uid = uid();
-    let run_user = PathBuf::from(format!("/run/user/{uid}"));
-    if owned_private_dir(&run_user).is_ok() {
-        return run_user;
-    }
-    std::env::temp_dir().join(format!("podman-run-{uid}"))
 }
 
 /// Is `dir` a real folder (not a symlink) of this person's that nobody else may write? A
@@ -60,13 +42,29 @@ pub fn owned_private_dir(dir: &std::path::Path) -> Result<(), String> {
     Ok(())
 }
 
-/// Makes the runtime folder, private, if it does not exist; refuses one that is not safe.
-pub fn ensure_runtime_dir(dir: &std::path::Path) -> Result<(), String> {
-    use std::os::unix::fs::DirBuilderExt;
-    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => owned_private_dir(dir),
-        Err(e) => Err(format!("cannot create {}: {e}", dir.display())),
+/// The person's login name, or their uid when the account has none.
+pub fn user_name() -> String {
+    // SAFETY: getpwuid returns a pointer into static storage or null; read at once
+    unsafe {
+        let pw = libc::getpwuid(crate::person::uid());
+        if pw.is_null() {
+            return crate::person::uid().to_string();
+        }
+        std::ffi::CStr::from_ptr((*pw).pw_name)
+            .to_string_lossy()
+            .into_owned()
+    }
+}
+
+/// The groups this process has: a member added since the login has not got them yet.
+pub fn process_groups() -> Vec<u32> {
+    // SAFETY: getgroups with 0 asks for the count; then fills a buffer that large
+    unsafe {
+        let n = libc::getgroups(0, std::ptr::null_mut());
+        let mut v = vec![0 as libc::gid_t; n.max(0) as usize];
+        let got = libc::getgroups(n, v.as_mut_ptr());
+        v.truncate(got.max(0) as usize);
+        v
     }
 }
 
@@ -78,13 +76,19 @@ mod tests {
     fn a_runtime_folder_of_someone_else_or_open_to_all_is_refused() {
         let t = tempfile::tempdir().unwrap();
         let mine = t.path().join("rt");
-        ensure_runtime_dir(&mine).unwrap();
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .mode(0o700)
+                .create(&mine)
+                .unwrap();
+        }
         assert!(owned_private_dir(&mine).is_ok());
         let open = t.path().join("open");
         std::fs::create_dir(&open).unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
-        assert!(ensure_runtime_dir(&open)
+        assert!(owned_private_dir(&open)
             .unwrap_err()
             .contains("written by others"));
         let link = t.path().join("link");

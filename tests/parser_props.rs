@@ -11,13 +11,14 @@ fn check(text: &str) {
         assert!(e.line >= 1);
     }
     let dir = std::env::temp_dir();
-    match validate(&env, &dir, false) {
+    let drivers = tmpl::backend::builtin();
+    match validate(&env, &dir, false, &drivers) {
         Ok((c, _)) => {
             assert!(c.memory_mib >= 128 && c.cpus >= 1 && c.disk_gib >= 1);
         }
         Err(report) => assert!(!report.problems.is_empty()),
     }
-    let _ = validate(&env, &dir, true);
+    let _ = validate(&env, &dir, true, &drivers);
 }
 
 fn key() -> impl Strategy<Value = String> {

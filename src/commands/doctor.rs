@@ -6,78 +6,23 @@
 //! Optional checks (the KVM driver) are shown but do not fail: without KVM, VMs run under
 //! software emulation, slowly but correctly.
 
-use crate::backend::{Check, Wants};
 use crate::cli::JsonArgs;
-use crate::config::{InfraType, ProvisionKind};
 use crate::context::Ctx;
 use crate::error::{ExitStatus, Failure};
-use crate::{host, output};
+use crate::output;
 use anyhow::Result;
 
-/// The checks for what a project needs, or for everything when there is no valid project.
-fn checks(ctx: &Ctx) -> Vec<Check> {
-    let config = ctx
+pub fn run(ctx: &Ctx, args: &JsonArgs) -> Result<ExitStatus> {
+    // the project's needs when there is a valid one here, everything's otherwise
+    let finder = ctx.finder();
+    let config = finder
         .project()
         .ok()
-        .and_then(|p| ctx.validate(&p).ok())
+        .and_then(|p| finder.validate(&p).ok())
         .map(|(c, _)| c);
-    let types: Vec<InfraType> = match &config {
-        Some(c) => vec![c.infra_type],
-        None => ctx.registry.all().map(|d| d.infra_type()).collect(),
-    };
-    // without a project, every optional need counts as wanted
-    let wants = Wants {
-        sync: config.as_ref().map_or(true, |c| c.sync.is_some()),
-    };
-    let mut out: Vec<Check> = Vec::new();
-    for t in types.iter().copied() {
-        out.extend(ctx.registry.driver(t).host_checks(&ctx.dirs, wants));
-    }
-    let lowest_port = config
-        .as_ref()
-        .and_then(|c| c.ports.iter().map(|p| p.host_port).min());
-    out.extend(crate::person_checks::checks(&types, lowest_port));
-    let fenced = config.as_ref().map_or(true, |c| {
-        c.egress != crate::config::Egress::Open || !c.egress_allow.is_empty()
-    });
-    // a person's containers are fenced in their Podman, their VMs only by root: one line each
-    let mut holders: Vec<(crate::fence::Holder, InfraType)> = Vec::new();
-    for t in &types {
-        let h = crate::fence::holder_for(*t);
-        if !holders.iter().any(|(seen, _)| *seen == h) {
-            holders.push((h, *t));
-        }
-    }
-    for (h, t) in &holders {
-        let name = match (holders.len(), t) {
-            (1, _) => "network fence".to_owned(),
-            (_, InfraType::Vm) => "network fence (VMs)".to_owned(),
-            (_, InfraType::Container) => "network fence (containers)".to_owned(),
-        };
-        out.push(Check::of(&name, fenced, crate::fence::can_enforce(*h)));
-    }
-    out.extend(
-        host::needed_by("any")
-            .iter()
-            .map(|r| host::check_program(r, true)),
-    );
-    let playbook = config.as_ref().map_or(true, |c| {
-        c.provision
-            .as_ref()
-            .is_some_and(|p| p.kind == ProvisionKind::Ansible)
-    });
-    out.extend(
-        host::needed_by("provision")
-            .iter()
-            .map(|r| host::check_program(r, playbook)),
-    );
-    out
-}
-
-pub fn run(ctx: &Ctx, args: &JsonArgs) -> Result<ExitStatus> {
-    let results = checks(ctx);
+    let results = crate::session::checks::host_checks(&ctx.registry, &ctx.dirs, config.as_ref());
     let healthy = results.iter().all(|c| c.ok || !c.required);
-    let leftovers = crate::leftovers::find(&ctx.registry, &ctx.dirs);
+    let leftovers = crate::session::leftovers::find(&ctx.registry, &ctx.dirs);
     if args.json {
         let v = serde_json::json!({ "ok": healthy, "checks": results, "leftovers": leftovers });
         output::json(&v)?;

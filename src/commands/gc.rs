@@ -3,7 +3,8 @@
 use crate::cli::GcArgs;
 use crate::context::Ctx;
 use crate::error::{ExitStatus, Failure};
-use crate::{leftovers, output, ui};
+use crate::session::leftovers;
+use crate::{output, ui};
 use anyhow::Result;
 
 pub fn run(ctx: &Ctx, args: &GcArgs) -> Result<ExitStatus> {

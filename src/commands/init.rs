@@ -150,7 +150,7 @@ pub fn run(ctx: &Ctx, args: &InitArgs) -> Result<ExitStatus> {
 fn approve_written(ctx: &Ctx) {
     let approved = ctx
         .load()
-        .and_then(|loaded| crate::trust::approve(&ctx.dirs.state, &loaded));
+        .and_then(|loaded| crate::session::trust(&loaded, &ctx.dirs, &ctx.registry));
     if let Err(e) = approved {
         ui::warn(format!(
             "the new settings are not approved yet ({e:#}); `tmpl trust` does it"

@@ -1,22 +1,14 @@
 //! `tmpl ls`: every project tmpl has brought up, with its live state from its driver. A
 //! project whose folder is gone, or whose guest vanished behind tmpl's back, says so.
 
-use crate::backend::{Connect, State};
 use crate::cli::JsonArgs;
-use crate::config::InfraType;
 use crate::context::Ctx;
+use crate::driver::State;
 use crate::error::ExitStatus;
-use crate::{output, projects};
+use crate::output;
+use crate::project::list as projects;
 use anyhow::Result;
 use serde_json::{json, Value};
-
-fn infra(name: &str) -> Option<InfraType> {
-    match name {
-        "vm" => Some(InfraType::Vm),
-        "container" => Some(InfraType::Container),
-        _ => None,
-    }
-}
 
 pub fn run(ctx: &Ctx, args: &JsonArgs) -> Result<ExitStatus> {
     let reg = projects::load(&ctx.dirs.state)?;
@@ -24,19 +16,24 @@ pub fn run(ctx: &Ctx, args: &JsonArgs) -> Result<ExitStatus> {
     for (slug, e) in &reg {
         let mut row = json!({
             "slug": slug, "name": e.name, "type": e.infra_type, "project_dir": e.dir,
-            "state": Value::Null, "folder_gone": crate::leftovers::gone(&e.dir), "guest_gone": false,
+            "state": Value::Null, "folder_gone": crate::gone::gone(&e.dir), "guest_gone": false,
         });
         // the full picture (resources, ports, address) needs the project's settings
         let loaded = ctx
+            .finder()
             .load_registered(&e.dir, &e.env_file)
             .filter(|l| &l.id.slug == slug);
         let live = loaded
             .as_ref()
-            .and_then(|l| ctx.backend(l, Connect::Only).ok())
-            .and_then(|b| b.live().ok());
+            .and_then(|l| ctx.look(l).ok())
+            .and_then(|s| s.guest().live().ok());
         let state = match &live {
             Some(l) => Some(l.state),
-            None => infra(&e.infra_type).and_then(|t| ctx.registry.driver(t).state_of(slug)),
+            // the driver the project was brought up with, by the name it was recorded under
+            None => ctx
+                .registry
+                .get(&e.infra_type)
+                .and_then(|d| d.state_of(slug)),
         };
         row["state"] = json!(state.map(|s| s.as_str()).unwrap_or("unknown"));
         row["guest_gone"] = json!(state == Some(State::NotCreated));

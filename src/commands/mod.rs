@@ -15,20 +15,21 @@ mod ssh_config;
 mod stats;
 mod status;
 mod stop;
+mod tool;
 mod trust;
 mod up;
-mod vagrant;
 mod validate;
 
-use crate::backend::Registry;
 use crate::cli::{Cli, Command};
 use crate::context::Ctx;
+use crate::driver::Registry;
 use crate::error::ExitStatus;
 use anyhow::Result;
 
 pub fn dispatch(cli: Cli, registry: Registry) -> Result<ExitStatus> {
     if let Command::FenceRefresh { state_dir } = &cli.command {
-        crate::fence::refresh_loop(state_dir)?;
+        let holders: Vec<_> = registry.all().map(|d| d.fence_holder()).collect();
+        crate::fence::refresh_loop(state_dir, &holders)?;
         return Ok(ExitStatus::Success);
     }
     let mut ctx = Ctx::new(cli.directory.as_deref(), cli.env_file, cli.strict, registry)?;
@@ -49,7 +50,7 @@ pub fn dispatch(cli: Cli, registry: Registry) -> Result<ExitStatus> {
         Command::Provision => provision::run(&ctx),
         Command::Ls(a) => ls::run(&ctx, &a),
         Command::Stats(a) => stats::run(&ctx, &a),
-        Command::Vagrant(a) => vagrant::run(&ctx, &a),
+        Command::Vagrant(a) => tool::run(&ctx, &a.args),
         Command::Snapshot(a) => snapshot::run(&ctx, &a),
         Command::Gc(a) => gc::run(&ctx, &a),
         Command::Trust => trust::run(&ctx),

@@ -7,7 +7,7 @@ use anyhow::Result;
 
 pub fn run(ctx: &Ctx) -> Result<ExitStatus> {
     let loaded = ctx.load()?;
-    let driver = ctx.registry.driver(loaded.config.infra_type);
+    let driver = ctx.registry.of(&loaded)?;
     crate::output::raw(driver.preview(&loaded, &ctx.dirs)?);
     Ok(ExitStatus::Success)
 }

@@ -6,10 +6,9 @@
 //! moved, the config is rewritten and the command runs there. A command is never run twice:
 //! the retry happens only when the first attempt went to an address the guest no longer has.
 
-use crate::backend::{self, State};
 use crate::cli::SshArgs;
 use crate::context::Ctx;
-use crate::error::{ExitStatus, Failure};
+use crate::error::ExitStatus;
 use crate::ssh::Access;
 use anyhow::Result;
 use std::io::IsTerminal;
@@ -36,35 +35,7 @@ pub fn run(ctx: &Ctx, args: &SshArgs) -> Result<ExitStatus> {
             return Ok(ExitStatus::Child(code));
         }
     }
-    let backend = ctx.backend(&loaded, backend::Connect::MayStart)?;
-    let live = backend.live()?;
-    let endpoint = match (live.state, live.ssh) {
-        (State::Running, Some(e)) => e,
-        (State::NotCreated, _) => {
-            return Err(Failure::new(
-                ExitStatus::Failure,
-                format!("{} has no guest", loaded.id.name),
-            )
-            .hint("`tmpl up` creates it")
-            .into())
-        }
-        (State::Stopped, _) => {
-            return Err(Failure::new(
-                ExitStatus::Failure,
-                format!("{} is stopped", loaded.id.name),
-            )
-            .hint("`tmpl up` starts it")
-            .into())
-        }
-        (State::Running, None) => {
-            return Err(Failure::new(
-                ExitStatus::Failure,
-                format!("{} is running but has no SSH address yet", loaded.id.name),
-            )
-            .hint("wait a moment, or `tmpl up` to wait for it")
-            .into())
-        }
-    };
+    let endpoint = crate::session::running_endpoint(&loaded, &ctx.dirs, &ctx.registry)?;
     if cached.as_ref() == Some(&endpoint) {
         // same address: the 255 came from the guest or the command itself
         return Ok(ExitStatus::Child(SSH_FAILED));

@@ -2,9 +2,9 @@
 //! Ansible and plain `ssh -F`. `--write` keeps one file per project under
 //! `~/.ssh/config.d/tmpl/` and includes them from `~/.ssh/config` once.
 
-use crate::backend::{self, State};
 use crate::cli::SshConfigArgs;
 use crate::context::Ctx;
+use crate::driver::State;
 use crate::error::{ExitStatus, Failure};
 use crate::ssh::Access;
 use crate::ui;
@@ -16,8 +16,7 @@ pub const INCLUDE_LINE: &str = "Include config.d/tmpl/*";
 pub fn run(ctx: &Ctx, args: &SshConfigArgs) -> Result<ExitStatus> {
     let loaded = ctx.load()?;
     let access = Access::new(&loaded.id.slug, &loaded.id.state_dir);
-    let backend = ctx.backend(&loaded, backend::Connect::Only)?;
-    let live = backend.live()?;
+    let live = ctx.look(&loaded)?.guest().live()?;
     let endpoint = match (live.state, live.ssh) {
         (State::Running, Some(e)) => e,
         _ => match access.cached_endpoint() {

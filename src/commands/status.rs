@@ -1,10 +1,12 @@
 //! `tmpl status`: the live state from libvirt or Podman (never `vagrant status`), with an
 //! exit code a script can branch on: 0 running, 3 stopped, 4 not created.
 
-use crate::backend::{self, Backend, Live, State};
 use crate::cli::JsonArgs;
-use crate::context::{Ctx, Loaded};
+use crate::context::Ctx;
+use crate::driver::{Guest, Live, State};
 use crate::error::ExitStatus;
+use crate::fence::Holder;
+use crate::project::Loaded;
 use anyhow::Result;
 use serde_json::{json, Value};
 
@@ -16,7 +18,7 @@ pub fn exit_code(state: State) -> ExitStatus {
     }
 }
 
-pub fn status_json(loaded: &Loaded, live: &Live, backend: &dyn Backend) -> Value {
+pub fn status_json(loaded: &Loaded, live: &Live, guest: &dyn Guest, holder: Holder) -> Value {
     let c = &loaded.config;
     let mut v = json!({
         "name": loaded.id.name,
@@ -30,21 +32,22 @@ pub fn status_json(loaded: &Loaded, live: &Live, backend: &dyn Backend) -> Value
         "ports": c.ports.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
         "egress": c.egress,
         "egress_allow": c.egress_allow.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
-        "fence": crate::fence::describe(loaded),
+        "fence": crate::fence::describe(loaded, holder),
         "address": live.address,
         "ssh": live.ssh.as_ref().map(|e| json!({"host": e.host, "port": e.port, "user": e.user})),
     });
     if let Value::Object(m) = &mut v {
-        m.extend(backend.details());
+        m.extend(guest.details());
     }
     v
 }
 
 pub fn run(ctx: &Ctx, args: &JsonArgs) -> Result<ExitStatus> {
     let loaded = ctx.load()?;
-    let backend = ctx.backend(&loaded, backend::Connect::Only)?;
-    let live = backend.live()?;
-    let v = status_json(&loaded, &live, backend.as_ref());
+    let session = ctx.look(&loaded)?;
+    let (guest, holder) = (session.guest(), session.driver().fence_holder());
+    let live = guest.live()?;
+    let v = status_json(&loaded, &live, guest, holder);
     if args.json {
         crate::output::json(&v)?;
     } else {
@@ -64,8 +67,11 @@ pub fn run(ctx: &Ctx, args: &JsonArgs) -> Result<ExitStatus> {
         for p in &c.ports {
             crate::output::line(format!("  port      {p}"));
         }
-        crate::output::line(format!("  egress    {}", crate::fence::describe(&loaded)));
-        for (k, val) in backend.details() {
+        crate::output::line(format!(
+            "  egress    {}",
+            crate::fence::describe(&loaded, holder)
+        ));
+        for (k, val) in guest.details() {
             crate::output::line(format!(
                 "  {k:<9} {}",
                 val.as_str()

@@ -3,12 +3,12 @@
 
 use crate::context::Ctx;
 use crate::error::ExitStatus;
-use crate::{trust, ui};
+use crate::ui;
 use anyhow::Result;
 
 pub fn run(ctx: &Ctx) -> Result<ExitStatus> {
     let loaded = ctx.load()?;
-    let approval = trust::approve(&ctx.dirs.state, &loaded)?;
+    let approval = crate::session::trust(&loaded, &ctx.dirs, &ctx.registry)?;
     if approval.changes.is_empty() {
         ui::info(format!(
             "{}: nothing changed since it was approved",

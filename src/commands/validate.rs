@@ -11,7 +11,8 @@ use serde_json::json;
 pub fn run(ctx: &Ctx, args: &ValidateArgs) -> Result<ExitStatus> {
     let project = ctx.project()?;
     let file = ctx.show(&project.env_path);
-    let result = ctx.validate(&project);
+    let finder = ctx.finder();
+    let result = finder.validate(&project);
     if args.json {
         let out = match &result {
             Ok((c, report)) => {
@@ -37,7 +38,7 @@ pub fn run(ctx: &Ctx, args: &ValidateArgs) -> Result<ExitStatus> {
     match result {
         Ok((c, report)) => {
             for w in &report.warnings {
-                ui::warn(format!("{}: {}", ctx.place(&project, w.line), w.message));
+                ui::warn(format!("{}: {}", finder.place(&project, w.line), w.message));
             }
             ui::info(format!(
                 "{file} is valid: {} with {} MiB, {} CPU{}, {} GiB disk",
@@ -51,9 +52,9 @@ pub fn run(ctx: &Ctx, args: &ValidateArgs) -> Result<ExitStatus> {
         }
         Err(report) => {
             for w in &report.warnings {
-                ui::warn(format!("{}: {}", ctx.place(&project, w.line), w.message));
+                ui::warn(format!("{}: {}", finder.place(&project, w.line), w.message));
             }
-            Err(ctx.invalid(&project, &report).into())
+            Err(finder.invalid(&project, &report).into())
         }
     }
 }

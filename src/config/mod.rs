@@ -9,4 +9,4 @@ pub mod validate;
 
 pub use dotenv::EnvFile;
 pub use types::*;
-pub use validate::{validate, Problem, Report, Warning};
+pub use validate::{validate, Drivers, Problem, Report, Rule, Warning};

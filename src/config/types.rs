@@ -8,22 +8,6 @@ use std::path::PathBuf;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum InfraType {
-    Vm,
-    Container,
-}
-
-impl fmt::Display for InfraType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            InfraType::Vm => "vm",
-            InfraType::Container => "container",
-        })
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
 pub enum Protocol {
     Tcp,
     Udp,
@@ -121,33 +105,6 @@ impl fmt::Display for Allow {
     }
 }
 
-/// What `IMAGE` names, decided from its form alone (no file system, no network).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", content = "source", rename_all = "snake_case")]
-pub enum Image {
-    /// A Vagrant box already added, by name (`tmpl-test/debian12`).
-    BoxName(String),
-    /// A `.box` file on this host.
-    BoxFile(PathBuf),
-    /// A cloud image (`.qcow2`/`.img`) on this host.
-    CloudImageFile(PathBuf),
-    /// A cloud image to download once.
-    CloudImageUrl(String),
-    /// A container image reference.
-    Container(String),
-}
-
-impl Image {
-    /// For messages: a URL's credentials are never shown.
-    pub fn display(&self) -> String {
-        match self {
-            Image::BoxName(s) | Image::Container(s) => s.clone(),
-            Image::CloudImageUrl(s) => crate::text::redact_url(s),
-            Image::BoxFile(p) | Image::CloudImageFile(p) => p.display().to_string(),
-        }
-    }
-}
-
 /// The provisioning step, resolved against the project folder.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Provision {
@@ -202,11 +159,13 @@ impl Session {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Config {
-    pub infra_type: InfraType,
+    /// `INFRA_TYPE`: the name of the driver that runs the guest (see `driver::Registry`).
+    pub infra_type: String,
     pub memory_mib: u32,
     pub cpus: u32,
     pub disk_gib: u32,
-    pub image: Image,
+    /// `IMAGE` as written; its driver says what it names (and the default without it).
+    pub image: Option<String>,
     pub image_sha256: Option<String>,
     /// `NAME` when set; the folder name otherwise (see `project`).
     pub name: Option<String>,
@@ -224,9 +183,3 @@ pub struct Config {
     /// `PROTECT`: project paths the guest sees read-only (relative to the project).
     pub protect: Vec<PathBuf>,
 }
-
-/// The image used when `.env` has no `IMAGE`. Vagrant Cloud stops serving at the end of 2026,
-/// so the VM default is Debian's own published cloud image, not a box name.
-pub const DEFAULT_VM_IMAGE: &str =
-    "https://cloud.debian.org/images/cloud/bookworm/latest/debian-12-genericcloud-amd64.qcow2";
-pub const DEFAULT_CONTAINER_IMAGE: &str = "docker.io/library/debian:bookworm";

@@ -9,12 +9,10 @@
 //! replaced atomically), `rm` deletes it. It does not depend on libvirtd or Podman: they can
 //! restart, re-create the bridge, and the rules still hold it, because they name the bridge.
 //!
-//! Where the tables live (`Holder`): root's are the host's own firewall. A person's
-//! containers run in rootless Podman, whose bridges are inside a network namespace of the
-//! person's (Podman's "rootless netns", which reaches out through slirp4netns): the person is
-//! root there, so their fence is written there, with the host's own addresses closed as
-//! destinations. Root in the container is in another namespace and cannot reach it. A
-//! person's VMs are on libvirt's host bridges, whose firewall only root writes: `up` says so.
+//! Where the tables live (`Holder`, a `Place` each driver names for its guests): root's are
+//! the host's own firewall. A driver whose guests live in a network namespace of the
+//! person's (rootless containers) holds their fence there, where the person is root and
+//! the guest's root is not, with the host's own addresses closed as destinations.
 //!
 //! `EGRESS_ALLOW` names are resolved on the host at `up` and every `REFRESH` after by a small
 //! background process (`tmpl __fence-refresh`), which exits when the table is gone. Each
@@ -23,10 +21,10 @@
 pub mod net;
 pub mod rules;
 
-use crate::config::{AllowTarget, Egress, InfraType};
-use crate::context::Loaded;
+use crate::config::{AllowTarget, Egress};
 use crate::error::{ExitStatus, Failure};
 use crate::process::Cmd;
+use crate::project::Loaded;
 use anyhow::Result;
 use net::GuestNet;
 use rules::{Policy, Resolved};
@@ -47,75 +45,103 @@ pub fn table_name(slug: &str) -> String {
 #[derive(Debug, Serialize, Deserialize)]
 struct Names {
     table: String,
+    /// Where the table is held (`Place::name`).
+    #[serde(default)]
+    holder: String,
     families: Vec<String>,
     names: Vec<(String, Option<u16>)>,
 }
 
-/// Where a fence's tables are written: the host's firewall, or the network namespace of
-/// this person's rootless Podman.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Holder {
-    Host,
-    RootlessPodman,
+/// A place where fence tables can be written: the host's own firewall, or a network
+/// namespace a driver's guests live in (a person's rootless Podman). Drivers that hold
+/// their fences somewhere of their own implement it (see `Driver::fence_holder`).
+pub trait Place: Sync {
+    /// For messages and for comparing holders: "on the host".
+    fn name(&self) -> &'static str;
+    /// The `nft` command that acts there.
+    fn nft(&self) -> Cmd;
+    /// Whether the place is there to hold tables now (without making it).
+    fn present(&self) -> bool {
+        true
+    }
+    /// Whether this person may write tables there, and why not.
+    fn writable(&self) -> Result<(), (String, String)> {
+        Ok(())
+    }
+    /// The host itself is not local from there: its own addresses are closed as
+    /// destinations like any other (a namespace joined to the world through the host).
+    fn host_is_remote(&self) -> bool {
+        false
+    }
+    /// The place can vanish and come back empty while a guest starts (a person's Podman
+    /// removes its namespace when their last container stops): the fence is written
+    /// again once the guest runs.
+    fn may_vanish(&self) -> bool {
+        false
+    }
+    /// What `doctor` says when the place is not there yet.
+    fn absent_note(&self) -> &'static str {
+        "not there yet"
+    }
 }
 
-impl Holder {
-    /// Root's fences are the host's; a person's are in their Podman's namespace.
-    pub fn of_person() -> Holder {
+/// Where a fence's tables are written.
+#[derive(Clone, Copy)]
+pub struct Holder(pub &'static dyn Place);
+
+impl PartialEq for Holder {
+    fn eq(&self, other: &Holder) -> bool {
+        self.0.name() == other.0.name()
+    }
+}
+
+impl std::fmt::Debug for Holder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0.name())
+    }
+}
+
+impl std::ops::Deref for Holder {
+    type Target = dyn Place;
+    fn deref(&self) -> &(dyn Place + 'static) {
+        self.0
+    }
+}
+
+/// The host's own firewall, which only root writes.
+pub struct Host;
+
+impl Place for Host {
+    fn name(&self) -> &'static str {
+        "on the host"
+    }
+    fn nft(&self) -> Cmd {
+        Cmd::new(crate::process::which_sbin("nft").unwrap_or_else(|| "nft".into()))
+    }
+    fn writable(&self) -> Result<(), (String, String)> {
         if crate::person::is_root() {
-            Holder::Host
-        } else {
-            Holder::RootlessPodman
+            return Ok(());
         }
-    }
-
-    fn nft(self) -> Cmd {
-        let nft = crate::process::which_sbin("nft").unwrap_or_else(|| "nft".into());
-        match self {
-            Holder::Host => Cmd::new(nft),
-            // `unshare --rootless-netns` makes the namespace when none is there yet, and
-            // the next container of the person's starts in it, fence and all
-            Holder::RootlessPodman => Cmd::new("podman")
-                .args(["unshare", "--rootless-netns"])
-                .arg(nft)
-                .env("XDG_RUNTIME_DIR", crate::person::runtime_dir()),
-        }
-    }
-
-    /// Whether the namespace is there to hold tables (without making one).
-    fn present(self) -> bool {
-        match self {
-            Holder::Host => true,
-            Holder::RootlessPodman => std::fs::read_dir(crate::person::runtime_dir().join("netns"))
-                .map(|d| {
-                    d.flatten().any(|e| {
-                        e.file_name()
-                            .to_string_lossy()
-                            .starts_with("rootless-netns")
-                    })
-                })
-                .unwrap_or(false),
-        }
-    }
-
-    fn place(self) -> &'static str {
-        match self {
-            Holder::Host => "on the host",
-            Holder::RootlessPodman => "in your rootless Podman's network namespace",
-        }
+        Err((
+            "the guest's fence is on the host bridge it is on, and only root can write the host's firewall".into(),
+            "run guests that need the fence as root, use a container (your rootless Podman holds its fence), or set `EGRESS=open` (no fence) in .env".into(),
+        ))
     }
 }
 
-/// Whether this host can hold a fence in `holder` (see `holder_for`), and why not.
+/// The host's firewall as a holder.
+pub const HOST: Holder = Holder(&Host);
+
+/// Whether this host can hold a fence in `holder` (see `Driver::fence_holder`), and why not.
 pub fn can_enforce(holder: Holder) -> Result<String, (String, String)> {
     may_enforce(holder)?;
     if !holder.present() {
-        return Ok("your rootless Podman makes its network namespace with your first container; its fence is written there".into());
+        return Ok(holder.absent_note().into());
     }
     match holder.nft().args(["list", "tables"]).output() {
         Ok(o) if o.success() => Ok(format!(
             "nftables answers; guests are fenced {}",
-            holder.place()
+            holder.name()
         )),
         Ok(o) => Err((
             format!("nft cannot list tables: {}", o.stderr.trim()),
@@ -131,13 +157,9 @@ pub fn can_enforce(holder: Holder) -> Result<String, (String, String)> {
 /// The part of `can_enforce` that costs no process: `up` runs it every time, and a kernel
 /// without nftables shows in `nft`'s own error.
 fn may_enforce(holder: Holder) -> Result<(), (String, String)> {
-    // root first: for a person's VM it is the reason whatever else is true
-    if holder == Holder::Host && !crate::person::is_root() {
-        return Err((
-            "a VM's fence is on the libvirt bridge it is on, and only root can write the host's firewall".into(),
-            "run VMs that need the fence as root, use a container (your rootless Podman holds its fence), or set `EGRESS=open` (no fence) in .env".into(),
-        ));
-    }
+    // who may write there first: for a person's guest on the host it is the reason
+    // whatever else is true
+    holder.writable()?;
     if crate::process::which_sbin("nft").is_none() {
         return Err((
             "`nft` is not installed".into(),
@@ -145,14 +167,6 @@ fn may_enforce(holder: Holder) -> Result<(), (String, String)> {
         ));
     }
     Ok(())
-}
-
-/// Where the fence of a guest of this kind is held, for this person.
-pub fn holder_for(infra: InfraType) -> Holder {
-    match infra {
-        InfraType::Container => Holder::of_person(),
-        InfraType::Vm => Holder::Host,
-    }
 }
 
 /// The host's own addresses, every interface's (`ip -o address`).
@@ -208,12 +222,11 @@ fn apply(holder: Holder, script: &str) -> Result<()> {
 
 /// Puts the project's fence in force for the guest behind `net` (or lifts it for
 /// `EGRESS=open`). Called by `up` before the guest runs, every time.
-pub fn enforce(loaded: &Loaded, net: &GuestNet) -> Result<()> {
+pub fn enforce(loaded: &Loaded, net: &GuestNet, holder: Holder) -> Result<()> {
     let c = &loaded.config;
     let table = table_name(&loaded.id.slug);
-    let holder = holder_for(c.infra_type);
     if c.egress == Egress::Open && c.egress_allow.is_empty() {
-        remove(&loaded.id.slug)?;
+        remove(&loaded.id.slug, holder)?;
         return Ok(());
     }
     if let Err((why, fix)) = may_enforce(holder) {
@@ -235,9 +248,10 @@ pub fn enforce(loaded: &Loaded, net: &GuestNet) -> Result<()> {
     let policy = Policy {
         egress: c.egress,
         allow: c.egress_allow.clone(),
-        host_addrs: match holder {
-            Holder::Host => Vec::new(),
-            Holder::RootlessPodman => host_addrs(),
+        host_addrs: if holder.host_is_remote() {
+            host_addrs()
+        } else {
+            Vec::new()
         },
     };
     // Writing costs a kernel commit (about 20 ms here) where reading costs 4: the comment
@@ -260,6 +274,7 @@ pub fn enforce(loaded: &Loaded, net: &GuestNet) -> Result<()> {
         let families = rules::families(net).iter().map(|f| f.to_string()).collect();
         let n = Names {
             table,
+            holder: holder.name().to_owned(),
             families,
             names,
         };
@@ -291,18 +306,18 @@ fn table_exists(holder: Holder, table: &str) -> bool {
             .is_ok_and(|o| o.success())
 }
 
-/// Deletes the project's fence; returns what it removed. A person's VM never had one.
-pub fn remove(slug: &str) -> Result<Option<String>> {
+/// Deletes the project's fence; returns what it removed.
+pub fn remove(slug: &str, holder: Holder) -> Result<Option<String>> {
     let table = table_name(slug);
-    if !table_exists(Holder::of_person(), &table) {
+    if !table_exists(holder, &table) {
         return Ok(None);
     }
-    remove_table(&table)?;
+    remove_table(&table, holder)?;
     Ok(Some(format!("network fence {table}")))
 }
 
 /// What `status` says of the fence: the policy, and whether the host holds it now.
-pub fn describe(loaded: &Loaded) -> String {
+pub fn describe(loaded: &Loaded, holder: Holder) -> String {
     let c = &loaded.config;
     let mut s = c.egress.to_string();
     if !c.egress_allow.is_empty() {
@@ -312,14 +327,14 @@ pub fn describe(loaded: &Loaded) -> String {
     if c.egress == Egress::Open && c.egress_allow.is_empty() {
         return format!("{s} (no fence)");
     }
-    let holder = holder_for(c.infra_type);
     if let Err((why, _)) = may_enforce(holder) {
         return format!("{s} (cannot be enforced: {why})");
     }
     if table_exists(holder, &table_name(&loaded.id.slug)) {
-        let at = match holder {
-            Holder::Host => "",
-            Holder::RootlessPodman => " in your Podman's network namespace",
+        let at = if holder == HOST {
+            String::new()
+        } else {
+            format!(" {}", holder.name())
         };
         format!(
             "{s} (in force: nft table inet {}{at})",
@@ -331,8 +346,7 @@ pub fn describe(loaded: &Loaded) -> String {
 }
 
 /// A fence table whose project has no network any more (`rm` was skipped, or the state went).
-pub fn leftovers() -> Vec<(String, String)> {
-    let holder = Holder::of_person();
+pub fn leftovers(holder: Holder) -> Vec<(String, String)> {
     if crate::process::which_sbin("nft").is_none() || !holder.present() {
         return Vec::new();
     }
@@ -362,7 +376,7 @@ pub fn leftovers() -> Vec<(String, String)> {
         };
         // only what this user's state names, and only when that project has no network left
         let state = Path::new(&state);
-        if net::recorded(state).is_none() && crate::leftovers::gone(&state.join("network.json")) {
+        if net::recorded(state).is_none() && crate::gone::gone(&state.join("network.json")) {
             found.push((
                 table.to_owned(),
                 format!("project state {} is gone", state.display()),
@@ -373,12 +387,12 @@ pub fn leftovers() -> Vec<(String, String)> {
 }
 
 /// Deletes the fence's tables called `table`, in every family, in one transaction.
-pub fn remove_table(table: &str) -> Result<()> {
+pub fn remove_table(table: &str, holder: Holder) -> Result<()> {
     let script: String = ["inet", "bridge"]
         .iter()
         .map(|f| format!("table {f} {table} {{}}\ndelete table {f} {table}\n"))
         .collect();
-    apply(Holder::of_person(), &script)
+    apply(holder, &script)
 }
 
 fn start_refresher(state_dir: &Path) {
@@ -394,8 +408,9 @@ fn start_refresher(state_dir: &Path) {
     }
 }
 
-/// The refresher's loop: re-resolve every `REFRESH` while the table exists.
-pub fn refresh_loop(state_dir: &Path) -> Result<()> {
+/// The refresher's loop: re-resolve every `REFRESH` while the table exists. `holders`: the
+/// places the drivers hold fences in, one of which the record names.
+pub fn refresh_loop(state_dir: &Path, holders: &[Holder]) -> Result<()> {
     let lock_path = state_dir.join("fence-refresh.lock");
     let file = std::fs::OpenOptions::new()
         .create(true)
@@ -420,13 +435,20 @@ pub fn refresh_loop(state_dir: &Path) -> Result<()> {
         let Ok(n) = serde_json::from_str::<Names>(&text) else {
             return Ok(());
         };
-        if !table_exists(Holder::of_person(), &n.table) {
+        let Some(holder) = holders
+            .iter()
+            .copied()
+            .find(|h| h.name() == n.holder || n.holder.is_empty() && *h == HOST)
+        else {
+            return Ok(());
+        };
+        if !table_exists(holder, &n.table) {
             return Ok(());
         }
         let families: Vec<&str> = n.families.iter().map(String::as_str).collect();
         let elements = rules::name_elements(&n.table, &families, &resolve(&n.names));
         if !elements.is_empty() {
-            let _ = apply(Holder::of_person(), &elements);
+            let _ = apply(holder, &elements);
         }
     }
 }

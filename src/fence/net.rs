@@ -46,19 +46,18 @@ impl GuestNet {
     }
 }
 
-/// Which kind of guest a network is for.
+/// The networks of one driver's guests: the bridge names' prefix and the /16 their /24s
+/// come from (`10.<second>.0.0/16`). Each driver that gives guests a network of their own
+/// has one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Vm,
-    Container,
+pub struct Kind {
+    pub bridge_prefix: &'static str,
+    pub second_octet: u8,
 }
 
 impl Kind {
     fn prefix(self) -> (&'static str, u8) {
-        match self {
-            Kind::Vm => ("tmplv", 137),
-            Kind::Container => ("tmplc", 138),
-        }
+        (self.bridge_prefix, self.second_octet)
     }
 }
 
@@ -185,10 +184,19 @@ fn recorded_elsewhere(state_root: &Path, own: &Path) -> Vec<Ipv4Net> {
 mod tests {
     use super::*;
 
+    const VMS: Kind = Kind {
+        bridge_prefix: "tmplv",
+        second_octet: 137,
+    };
+    const CONTAINERS: Kind = Kind {
+        bridge_prefix: "tmplc",
+        second_octet: 138,
+    };
+
     #[test]
     fn names_fit_an_interface_and_differ_by_kind() {
-        let v = bridge_name(Kind::Vm, "app-0123abcd");
-        let c = bridge_name(Kind::Container, "app-0123abcd");
+        let v = bridge_name(VMS, "app-0123abcd");
+        let c = bridge_name(CONTAINERS, "app-0123abcd");
         assert_eq!(v.len(), 13);
         assert!(v.starts_with("tmplv") && c.starts_with("tmplc"));
         assert_eq!(v[5..], c[5..]);
@@ -196,15 +204,15 @@ mod tests {
 
     #[test]
     fn picks_past_what_is_used() {
-        let first = pick(Kind::Container, "x-1", &[]);
+        let first = pick(CONTAINERS, "x-1", &[]);
         assert_eq!(first.prefix_len(), 24);
         assert_eq!(first.network().octets()[..2], [10, 138]);
-        let second = pick(Kind::Container, "x-1", &[first]);
+        let second = pick(CONTAINERS, "x-1", &[first]);
         assert_ne!(first, second);
         // a wider route covering the range blocks all of it but the fallback
         let all: Ipv4Net = "10.138.0.0/16".parse().unwrap();
         assert_eq!(
-            pick(Kind::Container, "x-1", &[all]).network(),
+            pick(CONTAINERS, "x-1", &[all]).network(),
             Ipv4Addr::new(10, 138, 1, 0)
         );
         let n = GuestNet {

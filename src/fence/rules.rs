@@ -367,7 +367,7 @@ mod tests {
     }
 
     #[test]
-    fn from_rootless_podman_the_host_is_closed_before_anything_is_allowed() {
+    fn from_a_namespace_the_host_is_closed_before_anything_is_allowed() {
         let mut p = policy(Egress::Internet, &["203.0.113.0/24", "host:11434"]);
         p.host_addrs = vec![
             "203.0.113.1".parse().unwrap(),

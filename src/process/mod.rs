@@ -23,7 +23,6 @@ pub use tail::{compact_trace, Tail};
 use tail::{is_trace_frame, open_log, strip_erase, tail_of};
 
 /// How many trailing lines of output a failure shows.
-const TAIL: usize = 15;
 
 #[derive(Debug, Clone)]
 pub struct Cmd {
@@ -172,7 +171,7 @@ impl Cmd {
     /// Runs with its output shown as indented progress lines on stderr (hidden by `-q`),
     /// keeping the last lines for the error if it fails.
     pub fn stream(&self) -> Result<()> {
-        let mut tail = Tail::new(TAIL);
+        let mut tail = Tail::new(tail::TAIL);
         let status = self.stream_with(|line| {
             if !is_trace_frame(line) {
                 tail.push(line)

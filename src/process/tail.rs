@@ -5,8 +5,11 @@ use anyhow::Result;
 use std::collections::VecDeque;
 use std::path::Path;
 
+/// How many lines of a failed command's output an error shows.
+pub const TAIL: usize = 15;
+
 pub(super) fn tail_of(text: &str) -> Vec<String> {
-    let mut tail = Tail::new(super::TAIL);
+    let mut tail = Tail::new(TAIL);
     text.lines().for_each(|l| tail.push(l));
     tail.lines()
 }
@@ -100,9 +103,9 @@ mod tests {
 
     #[test]
     fn frames_of_scripts_without_rb_are_frames_too() {
-        assert!(is_trace_frame("\tfrom /usr/bin/vagrant:25:in `load'"));
+        assert!(is_trace_frame("\tfrom /usr/bin/tool:25:in `load'"));
         assert!(is_trace_frame(
-            "  from /usr/share/rubygems-integration/all/gems/vagrant-2.3.4/bin/vagrant:211:in `new'"
+            "  from /usr/share/rubygems-integration/all/gems/tool-2.3.4/bin/tool:211:in `new'"
         ));
         assert!(is_trace_frame("\tfrom /usr/lib/ruby/x.rb:7:in `create'"));
         assert!(!is_trace_frame("from /etc/hosts we read the name"));
@@ -115,9 +118,9 @@ mod tests {
     fn a_ruby_crash_is_its_message_and_what_followed() {
         let out: Vec<String> = [
             "==> m: Starting domain.",
-            "/usr/lib/ruby/vendor_ruby/fog/libvirt/requests/compute/vm_action.rb:7:in `create': Call to virDomainCreateWithFlags failed: qemu-system-x86_64: error: failed to set MSR 0x10a to 0x69 (Libvirt::Error)",
+            "/usr/lib/ruby/vendor_ruby/fog/lib/requests/compute/vm_action.rb:7:in `create': Call to virDomainCreateWithFlags failed: qemu-system-x86_64: error: failed to set MSR 0x10a to 0x69 (Fog::Error)",
             "qemu-system-x86_64: kvm.c:3183: kvm_buf_set_msrs: Assertion failed.",
-            "\tfrom /usr/share/rubygems-integration/all/gems/vagrant-2.3.4/lib/vagrant/machine.rb:217:in `block in action'",
+            "\tfrom /usr/share/rubygems-integration/all/gems/tool-2.3.4/lib/tool/machine.rb:217:in `block in action'",
         ]
         .map(String::from)
         .to_vec();

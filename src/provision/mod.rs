@@ -22,8 +22,8 @@ pub mod yaml;
 pub use record::{decide, forget, last, record_path, Reason, Record, Status, When};
 
 use crate::config::{Provision, ProvisionKind};
-use crate::context::Loaded;
 use crate::error::Failure;
+use crate::project::Loaded;
 use crate::ssh::{Access, Endpoint};
 use anyhow::Result;
 use std::path::PathBuf;

@@ -34,7 +34,7 @@ fn values_reach_the_wrapper_as_arguments_never_as_code() {
         ".env values never go on a command line"
     );
     assert_eq!(as_root(&t, &["true"]), vec!["true"]);
-    let fx = Fixture::new("INFRA_TYPE=vm\nMEMORY=512\nCPUS=1\nDISK=2\n", "vagrant");
+    let fx = Fixture::new("INFRA_TYPE=vm\nMEMORY=512\nCPUS=1\nDISK=2\n", "tmpl");
     assert_eq!(
         as_root(&fx.target(), &["true"]),
         vec!["sudo", "-n", "--", "true"]

@@ -2,7 +2,7 @@
 
 use super::Target;
 use crate::config::{validate, EnvFile};
-use crate::context::Loaded;
+use crate::project::Loaded;
 use crate::project::{identity, Dirs, Project};
 use crate::ssh::{Access, Endpoint};
 
@@ -18,7 +18,7 @@ impl Fixture {
         let dir = tempfile::tempdir().unwrap();
         let env_path = dir.path().join(".env");
         let env = EnvFile::parse(&env_path, env);
-        let (config, _) = validate(&env, dir.path(), false).unwrap();
+        let (config, _) = validate(&env, dir.path(), false, &crate::backend::builtin()).unwrap();
         let dirs = Dirs {
             home: None,
             cache: dir.path().join("cache"),

@@ -394,7 +394,7 @@ mod tests {
         let e = Endpoint {
             host: "192.168.121.5".into(),
             port: 22,
-            user: "vagrant".into(),
+            user: "tmpl".into(),
             identity: "/k/id".into(),
         };
         assert!(a.write_config(&e).unwrap());

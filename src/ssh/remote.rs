@@ -93,6 +93,7 @@ mod tests {
             &EnvFile::parse(Path::new(".env"), &text),
             Path::new("/h/app"),
             false,
+            &crate::backend::builtin(),
         )
         .unwrap()
         .0

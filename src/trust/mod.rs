@@ -21,8 +21,8 @@ mod survey;
 
 pub use survey::{set_root, settings, Set};
 
-use crate::context::Loaded;
 use crate::error::{ExitStatus, Failure};
+use crate::project::Loaded;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -142,15 +142,17 @@ fn changes(old: Option<&Approval>, new: &survey::Survey) -> Vec<String> {
 
 /// Makes sure what tmpl is about to do was approved; asks on a terminal, refuses otherwise.
 /// `with_provision`: provisioning will run, so its set must be approved too.
+/// `exposure`: what the settings make the host hand the guest, in the driver's words.
 pub fn ensure(
     state_root: &Path,
     loaded: &Loaded,
     verb: &str,
     with_provision: bool,
+    exposure: &[String],
 ) -> Result<Approved> {
     let folder = &loaded.project.dir;
     let old = load(state_root, folder);
-    let now = survey::survey(loaded, with_provision)?;
+    let now = survey::survey(loaded, with_provision, exposure)?;
     let same_settings = old.as_ref().is_some_and(|o| o.settings == now.settings);
     let same_set = match (
         &now.provision,
@@ -216,9 +218,9 @@ pub struct Approving {
 }
 
 /// Approves everything the project would do now (`tmpl trust`, `tmpl init`).
-pub fn approve(state_root: &Path, loaded: &Loaded) -> Result<Approving> {
+pub fn approve(state_root: &Path, loaded: &Loaded, exposure: &[String]) -> Result<Approving> {
     let old = load(state_root, &loaded.project.dir);
-    let now = survey::survey(loaded, true)?;
+    let now = survey::survey(loaded, true, exposure)?;
     let staged = stage(state_root, loaded, now.provision.as_ref())?;
     let now = survey::Survey {
         provision: staged.as_ref().map(|(set, _)| set.clone()),
@@ -321,7 +323,7 @@ pub fn stale(state_root: &Path) -> Vec<(PathBuf, PathBuf)> {
         .filter_map(|e| {
             let text = std::fs::read_to_string(e.path().join("approval.json")).ok()?;
             let a: Approval = serde_json::from_str(&text).ok()?;
-            crate::leftovers::gone(&a.folder).then(|| (e.path(), a.folder))
+            crate::gone::gone(&a.folder).then(|| (e.path(), a.folder))
         })
         .collect()
 }

@@ -2,8 +2,8 @@
 //! provisioning set, and the lines a person should read before saying yes.
 
 use super::copy::{self, Manifest};
-use crate::config::{keys, Image, Network, ProvisionKind, SyncMode};
-use crate::context::Loaded;
+use crate::config::{keys, Network, ProvisionKind, SyncMode};
+use crate::project::Loaded;
 use anyhow::Result;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -74,7 +74,7 @@ pub fn set_root(kind: ProvisionKind, script: &Path) -> PathBuf {
     }
 }
 
-pub fn survey(loaded: &Loaded, with_provision: bool) -> Result<Survey> {
+pub fn survey(loaded: &Loaded, with_provision: bool, exposure: &[String]) -> Result<Survey> {
     let c = &loaded.config;
     let dir = &loaded.project.dir;
     let mut notes = Vec::new();
@@ -106,7 +106,8 @@ pub fn survey(loaded: &Loaded, with_provision: bool) -> Result<Survey> {
         }
         _ => None,
     };
-    notes.extend(exposure(loaded));
+    notes.extend(exposure.iter().cloned());
+    notes.extend(openings(loaded));
     notes.extend(from_environment(loaded));
     Ok(Survey {
         settings: settings(loaded),
@@ -115,19 +116,10 @@ pub fn survey(loaded: &Loaded, with_provision: bool) -> Result<Survey> {
     })
 }
 
-/// Host files the guest gets, and ways the guest is opened to more than this host.
-fn exposure(loaded: &Loaded) -> Vec<String> {
+/// Ways the guest is opened to more than this host.
+fn openings(loaded: &Loaded) -> Vec<String> {
     let c = &loaded.config;
     let mut out = Vec::new();
-    if let Image::BoxFile(p) | Image::CloudImageFile(p) = &c.image {
-        let home = std::env::var_os("HOME").map(PathBuf::from);
-        let abs = loaded.host_path(p, home.as_deref());
-        let real = abs.canonicalize().unwrap_or(abs);
-        out.push(format!(
-            "IMAGE: the VM is made from the host file {}",
-            real.display()
-        ));
-    }
     for p in c.ports.iter().filter(|p| !p.host_ip.is_loopback()) {
         out.push(format!(
             "PORTS: {}:{} reaches the guest's port {} from other machines",

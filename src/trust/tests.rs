@@ -35,12 +35,12 @@ impl Folder {
                 state: self.state(),
                 config: self.root.path().join("config"),
             },
-            crate::backend::Registry::builtin(),
+            crate::backend::builtin(),
         );
         ctx.load().unwrap()
     }
     fn ensure(&self) -> Result<Approved> {
-        ensure(&self.state(), &self.loaded(), "up", true)
+        ensure(&self.state(), &self.loaded(), "up", true, &[])
     }
 }
 
@@ -75,7 +75,7 @@ fn a_new_folder_is_refused_and_says_what_it_would_run() {
 #[test]
 fn the_approved_copy_runs_not_the_project() {
     let f = Folder::new(ENV);
-    approve(&f.state(), &f.loaded()).unwrap();
+    approve(&f.state(), &f.loaded(), &[]).unwrap();
     let ok = f.ensure().unwrap().script.unwrap();
     assert!(ok.script.starts_with(f.state()), "{}", ok.script.display());
     assert_eq!(
@@ -103,7 +103,7 @@ fn the_approved_copy_runs_not_the_project() {
 #[test]
 fn files_next_to_the_playbook_are_part_of_it() {
     let f = Folder::new(ENV);
-    approve(&f.state(), &f.loaded()).unwrap();
+    approve(&f.state(), &f.loaded(), &[]).unwrap();
     for (file, text) in [
         (
             "provision/group_vars/all.yml",
@@ -125,14 +125,14 @@ fn files_next_to_the_playbook_are_part_of_it() {
             "{file}: {:?}",
             no.details
         );
-        approve(&f.state(), &f.loaded()).unwrap();
+        approve(&f.state(), &f.loaded(), &[]).unwrap();
     }
 }
 
 #[test]
 fn renaming_the_project_is_a_change() {
     let f = Folder::new(ENV);
-    approve(&f.state(), &f.loaded()).unwrap();
+    approve(&f.state(), &f.loaded(), &[]).unwrap();
     f.write(".env", &format!("{ENV}NAME=other\n"));
     let no = refusal(f.ensure());
     assert!(
@@ -145,7 +145,7 @@ fn renaming_the_project_is_a_change() {
 #[test]
 fn a_nested_project_is_a_new_folder() {
     let f = Folder::new(ENV);
-    approve(&f.state(), &f.loaded()).unwrap();
+    approve(&f.state(), &f.loaded(), &[]).unwrap();
     f.write("sub/.env", ENV);
     f.write("sub/provision/site.yml", "- hosts: localhost\n");
     let ctx = Ctx::at(
@@ -156,22 +156,22 @@ fn a_nested_project_is_a_new_folder() {
             state: f.state(),
             config: f.root.path().join("config"),
         },
-        crate::backend::Registry::builtin(),
+        crate::backend::builtin(),
     );
     let loaded = ctx.load().unwrap();
     assert_eq!(loaded.project.dir, f.dir().join("sub"));
-    refusal(ensure(&f.state(), &loaded, "up", true));
+    refusal(ensure(&f.state(), &loaded, "up", true, &[]));
 }
 
 #[test]
 fn settings_only_approval_keeps_the_approved_playbook() {
     let f = Folder::new(ENV);
-    approve(&f.state(), &f.loaded()).unwrap();
+    approve(&f.state(), &f.loaded(), &[]).unwrap();
     f.write(".env", &format!("{ENV}PORTS=8080:80\n"));
     f.write("provision/site.yml", "- hosts: localhost\n");
     // an `up` that will not provision approves the settings alone (on a terminal); here
     // nothing asks, so approve what `ensure` would with_provision=false
-    refusal(ensure(&f.state(), &f.loaded(), "up", false));
+    refusal(ensure(&f.state(), &f.loaded(), "up", false, &[]));
     let rec = load(&f.state(), &f.dir()).unwrap();
     assert!(rec.provision.unwrap().manifest.len() == 1);
 }
@@ -180,7 +180,7 @@ fn settings_only_approval_keeps_the_approved_playbook() {
 fn a_value_from_the_environment_is_named() {
     let f = Folder::new(&format!("{ENV}NAME=${{USER_FOR_TMPL_TEST}}x\n"));
     std::env::set_var("USER_FOR_TMPL_TEST", "ab");
-    let a = approve(&f.state(), &f.loaded()).unwrap();
+    let a = approve(&f.state(), &f.loaded(), &[]).unwrap();
     assert!(
         a.notes
             .iter()

@@ -3,7 +3,7 @@
 //! bollard's `connect_with_socket_defaults()` ignores `DOCKER_HOST`, so the socket is chosen
 //! here: `CONTAINER_HOST`, then `DOCKER_HOST` (unix sockets); else root's guests go to the
 //! system service and a person's to their own rootless Podman, in their runtime folder
-//! (`person::runtime_dir`). A person never falls back to root's service: their guests would
+//! (`runtime::runtime_dir`). A person never falls back to root's service: their guests would
 //! run as root, and its files in their project would not be theirs.
 //!
 //! `connect` only finds a service that answers. `connect_or_start` (for commands that act on
@@ -42,7 +42,7 @@ pub fn candidates() -> Vec<(PathBuf, &'static str)> {
     if crate::person::is_root() {
         out.push((PathBuf::from("/run/podman/podman.sock"), "system"));
     } else {
-        let dir = crate::person::runtime_dir();
+        let dir = super::runtime::runtime_dir();
         out.push((dir.join("podman/podman.sock"), "rootless"));
     }
     out
@@ -133,8 +133,8 @@ fn start_transient(
     };
     let rootless = !crate::person::is_root();
     if rootless {
-        let rt = crate::person::runtime_dir();
-        crate::person::ensure_runtime_dir(&rt).map_err(|why| {
+        let rt = super::runtime::runtime_dir();
+        super::runtime::ensure_runtime_dir(&rt).map_err(|why| {
             Failure::new(ExitStatus::Unavailable, "no private runtime folder for your Podman")
                 .detail(why)
                 .hint(format!(
@@ -160,7 +160,7 @@ fn start_transient(
     let mut service = std::process::Command::new("setsid");
     if rootless {
         // the service keeps its state where the person's own `podman` looks for it
-        service.env("XDG_RUNTIME_DIR", crate::person::runtime_dir());
+        service.env("XDG_RUNTIME_DIR", super::runtime::runtime_dir());
     }
     let spawned = service
         .args(["podman", "system", "service", "--time=300"])

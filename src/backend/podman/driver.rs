@@ -1,13 +1,14 @@
 //! Containers as one way to run guests: their settings' rules, host checks, state by slug and
-//! leftovers (see `backend::Driver`).
+//! leftovers (see `driver::Driver`).
 
-use super::{client, spec, Podman};
-use crate::backend::{Backend, Check, Connect, Driver, Leftover, Rule, State, Wants};
-use crate::config::{Config, InfraType};
-use crate::context::Loaded;
+use super::container::Podman;
+use super::{client, spec};
+use crate::config::{Config, Network, Rule};
+use crate::driver::{Check, Connect, Driver, Guest, Leftover, State, Wants};
+use crate::gone::gone;
 use crate::host;
-use crate::leftovers::{gone, mine};
 use crate::project::Dirs;
+use crate::project::Loaded;
 use anyhow::Result;
 use std::path::PathBuf;
 
@@ -30,7 +31,7 @@ fn api() -> Check {
                 .last()
                 .map(|(p, _)| p.display().to_string())
                 .unwrap_or_default();
-            let rt = crate::person::runtime_dir();
+            let rt = super::runtime::runtime_dir();
             match (crate::person::is_root(), crate::person::owned_private_dir(&rt)) {
                 (false, Err(why)) if rt.exists() => Err((
                     why,
@@ -50,23 +51,46 @@ fn api() -> Check {
 }
 
 impl Driver for PodmanDriver {
-    fn infra_type(&self) -> InfraType {
-        InfraType::Container
+    fn name(&self) -> &'static str {
+        "container"
+    }
+
+    fn noun(&self) -> &'static str {
+        "container"
+    }
+
+    fn also_called(&self) -> &'static [&'static str] {
+        &["docker", "podman", "ct", "containers", "oci"]
     }
 
     fn validate(&self, config: &Config) -> Vec<Rule> {
+        let mut rules = Vec::new();
         // Podman takes a bind mount with options (`nosuid,nodev`) only as `SRC:DST:OPTIONS`
         let colon = config.sync.as_ref().is_some_and(|s| {
             s.host_path.to_string_lossy().contains(':') || s.guest_path.contains(':')
         });
-        if !colon {
-            return Vec::new();
+        if colon {
+            rules.push(Rule {
+                key: "SYNC",
+                expected: "a project folder and SYNC_PATH without `:` for a container (Podman's bind mounts with options cannot carry one); or `SYNC=none`".into(),
+                example: Some("SYNC=none".into()),
+            });
         }
-        vec![Rule {
-            key: "SYNC",
-            expected: "a project folder and SYNC_PATH without `:` for a container (Podman's bind mounts with options cannot carry one); or `SYNC=none`".into(),
-            example: Some("SYNC=none".into()),
-        }]
+        // A macvlan container sends straight out of the host's interface: no host hop sees
+        // its packets, so no host rule can hold them. Claiming a fence there would be a lie.
+        let fenced = config.egress != crate::config::Egress::Open;
+        if fenced && matches!(config.network, Network::Bridge { .. }) {
+            rules.push(Rule {
+                key: "NETWORK_TYPE",
+                expected: format!(
+                    "`EGRESS=open` with `NETWORK_TYPE=bridge` for a container: a macvlan container \
+                     is on the LAN itself, past the host, so `EGRESS={}` cannot be enforced",
+                    config.egress
+                ),
+                example: Some("EGRESS=open".into()),
+            });
+        }
+        rules
     }
 
     fn host_checks(&self, _dirs: &Dirs, _wants: Wants) -> Vec<Check> {
@@ -75,7 +99,18 @@ impl Driver for PodmanDriver {
             .map(|r| host::check_program(r, true))
             .collect();
         out.push(api());
+        out.extend(super::person::checks());
         out
+    }
+
+    /// Root's containers are on host bridges; a person's are inside their rootless Podman's
+    /// network namespace, which holds their fence (see `netns`).
+    fn fence_holder(&self) -> crate::fence::Holder {
+        if crate::person::is_root() {
+            crate::fence::HOST
+        } else {
+            crate::fence::Holder(&super::netns::ROOTLESS_NETNS)
+        }
     }
 
     fn state_of(&self, slug: &str) -> Option<State> {
@@ -139,7 +174,7 @@ impl Driver for PodmanDriver {
                 .and_then(|l| l.get(spec::LABEL_PROJECT))
                 .cloned()
                 .unwrap_or_default();
-            if !kept_slugs.contains(&slug) && mine(dirs, &slug) {
+            if !kept_slugs.contains(&slug) && dirs.has_files_for(&slug) {
                 out.push(Leftover {
                     kind: NETWORK.into(),
                     name: n.name.unwrap_or_default(),
@@ -163,10 +198,10 @@ impl Driver for PodmanDriver {
     }
 
     fn preview(&self, loaded: &Loaded, _dirs: &Dirs) -> Result<String> {
-        super::preview(loaded)
+        super::container::preview(loaded)
     }
 
-    fn open(&self, loaded: &Loaded, dirs: &Dirs, how: Connect) -> Result<Box<dyn Backend>> {
+    fn open(&self, loaded: &Loaded, dirs: &Dirs, how: Connect) -> Result<Box<dyn Guest>> {
         Ok(Box::new(Podman::connect(
             loaded.clone(),
             how == Connect::MayStart,
@@ -177,28 +212,35 @@ impl Driver for PodmanDriver {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::config::{validate, EnvFile};
     use std::path::Path;
 
+    fn problems(dir: &str, extra: &str) -> Vec<String> {
+        let text = format!("INFRA_TYPE=container\nMEMORY=512\nCPUS=1\nDISK=5\n{extra}");
+        match validate(
+            &EnvFile::parse(Path::new(".env"), &text),
+            Path::new(dir),
+            false,
+            &crate::backend::builtin(),
+        ) {
+            Ok(_) => Vec::new(),
+            Err(r) => r.problems.into_iter().map(|p| p.key).collect(),
+        }
+    }
+
     #[test]
     fn a_containers_project_path_has_no_colon() {
-        let config = |dir: &str, extra: &str| {
-            let text = format!("INFRA_TYPE=container\nMEMORY=512\nCPUS=1\nDISK=5\n{extra}");
-            validate(
-                &EnvFile::parse(Path::new(".env"), &text),
-                Path::new(dir),
-                false,
-            )
-            .unwrap()
-            .0
-        };
-        let rules = PodmanDriver.validate(&config("/home/me/a:b", ""));
-        assert_eq!(rules.len(), 1);
-        assert_eq!(rules[0].key, "SYNC");
-        assert!(PodmanDriver
-            .validate(&config("/home/me/a:b", "SYNC=none\n"))
-            .is_empty());
-        assert!(PodmanDriver.validate(&config("/home/me/ab", "")).is_empty());
+        assert_eq!(problems("/home/me/a:b", ""), vec!["SYNC"]);
+        assert!(problems("/home/me/a:b", "SYNC=none\n").is_empty());
+        assert!(problems("/home/me/ab", "").is_empty());
+    }
+
+    #[test]
+    fn a_macvlan_container_cannot_be_fenced() {
+        assert_eq!(
+            problems("/p", "NETWORK_TYPE=bridge\nBRIDGE=br0\n"),
+            vec!["NETWORK_TYPE"]
+        );
+        assert!(problems("/p", "NETWORK_TYPE=bridge\nBRIDGE=br0\nEGRESS=open\n").is_empty());
     }
 }

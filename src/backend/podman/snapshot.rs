@@ -11,8 +11,8 @@
 //! new one runs. A restore cut short (`kill -9`) leaves a journal; the next command finishes
 //! it when the new container exists, or puts the old one back when it does not, and says so.
 
-use super::Podman;
-use crate::backend::Snapshot;
+use super::container::Podman;
+use crate::driver::{Snapshot, Snapshots};
 use crate::error::{ExitStatus, Failure};
 use anyhow::Result;
 
@@ -22,16 +22,30 @@ impl Podman {
     pub(super) fn snapshot_repo(&self) -> String {
         format!("localhost/tmpl-snapshot/{}", self.loaded.id.slug)
     }
-
     fn aside(&self) -> String {
         format!("{}-aside", self.name)
     }
-
     fn journal(&self) -> std::path::PathBuf {
         self.loaded.id.state_dir.join("snapshot-restore")
     }
+    /// Every snapshot of the project, for `rm` (after its container is gone).
+    pub(super) fn remove_snapshots(&self) -> Result<Vec<String>> {
+        let mut removed = Vec::new();
+        let mut names: Vec<String> = Snapshots::list(self)?.into_iter().map(|s| s.name).collect();
+        names.push(CURRENT.into());
+        for n in names {
+            let image = format!("{}:{n}", self.snapshot_repo());
+            if self.client.remove_image(&image, true)? && n != CURRENT {
+                removed.push(format!("snapshot {n}"));
+            }
+        }
+        let _ = self.client.remove_container(&self.aside());
+        Ok(removed)
+    }
+}
 
-    pub(super) fn list_snapshots(&self) -> Result<Vec<Snapshot>> {
+impl Snapshots for Podman {
+    fn list(&self) -> Result<Vec<Snapshot>> {
         let repo = self.snapshot_repo();
         let label = format!("{}={}", super::spec::LABEL_PROJECT, self.loaded.id.slug);
         let mut out = Vec::new();
@@ -53,13 +67,12 @@ impl Podman {
         out.sort_by(|a, b| (&a.created, &a.name).cmp(&(&b.created, &b.name)));
         Ok(out)
     }
-
-    pub(super) fn save_snapshot(&self, name: &str, replace: bool) -> Result<()> {
+    fn save(&self, name: &str, replace: bool) -> Result<()> {
         if self.inspect()?.is_none() {
-            return Err(super::super::no_guest(&self.loaded.id.name));
+            return Err(crate::driver::no_guest(&self.loaded.id.name));
         }
         let repo = self.snapshot_repo();
-        if !replace && self.list_snapshots()?.iter().any(|s| s.name == name) {
+        if !replace && Snapshots::list(self)?.iter().any(|s| s.name == name) {
             return Err(
                 Failure::new(ExitStatus::Failure, format!("snapshot `{name}` exists"))
                     .hint(format!(
@@ -89,12 +102,11 @@ impl Podman {
         }
         self.client.commit(&self.name, &repo, name, &changes, pause)
     }
-
-    pub(super) fn restore_snapshot(&self, name: &str) -> Result<()> {
+    fn restore(&self, name: &str) -> Result<()> {
         let image = format!("{}:{name}", self.snapshot_repo());
         crate::atomic::write(&self.journal(), name.as_bytes(), 0o600)?;
         if let Some(c) = self.inspect()? {
-            if Self::state_of(&c) == crate::backend::State::Running {
+            if Self::state_of(&c) == crate::driver::State::Running {
                 self.client.stop_container(&self.name, 10)?;
             }
             let _ = self.client.remove_container(&self.aside());
@@ -109,29 +121,12 @@ impl Podman {
         let _ = std::fs::remove_file(self.journal());
         Ok(())
     }
-
-    pub(super) fn delete_snapshot(&self, name: &str) -> Result<()> {
+    fn delete(&self, name: &str) -> Result<()> {
         self.client
             .remove_image(&format!("{}:{name}", self.snapshot_repo()), false)?;
         Ok(())
     }
-
-    /// Every snapshot of the project, for `rm` (after its container is gone).
-    pub(super) fn remove_snapshots(&self) -> Result<Vec<String>> {
-        let mut removed = Vec::new();
-        let mut names: Vec<String> = self.list_snapshots()?.into_iter().map(|s| s.name).collect();
-        names.push(CURRENT.into());
-        for n in names {
-            let image = format!("{}:{n}", self.snapshot_repo());
-            if self.client.remove_image(&image, true)? && n != CURRENT {
-                removed.push(format!("snapshot {n}"));
-            }
-        }
-        let _ = self.client.remove_container(&self.aside());
-        Ok(removed)
-    }
-
-    pub(super) fn recover_restore(&self) -> Result<Option<String>> {
+    fn recover(&self) -> Result<Option<String>> {
         let Ok(name) = std::fs::read_to_string(self.journal()) else {
             return Ok(None);
         };
@@ -155,8 +150,6 @@ impl Podman {
     }
 }
 
-/// Pausing needs the freezer, which rootless Podman has only on cgroup v2: root's Podman
-/// pauses on either.
 fn can_pause() -> bool {
     crate::person::is_root()
         || std::fs::read_to_string("/proc/self/mountinfo").is_ok_and(|m| {

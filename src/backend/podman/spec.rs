@@ -1,8 +1,8 @@
 //! The pure half of the container backend: the create request Podman receives for a project.
 //! `tmpl render` prints exactly this.
 
-use crate::config::{Image, Network, SyncMode};
-use crate::context::Loaded;
+use crate::config::{Network, SyncMode};
+use crate::project::Loaded;
 use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
@@ -121,6 +121,18 @@ pub fn project_binds(
     binds
 }
 
+/// The image used when `.env` has no `IMAGE`.
+pub const DEFAULT_IMAGE: &str = "docker.io/library/debian:bookworm";
+
+/// The container's image: `IMAGE`, or the default.
+pub fn image_of(loaded: &Loaded) -> String {
+    loaded
+        .config
+        .image
+        .clone()
+        .unwrap_or_else(|| DEFAULT_IMAGE.to_owned())
+}
+
 pub fn container_spec(
     loaded: &Loaded,
     public_key: &str,
@@ -129,10 +141,7 @@ pub fn container_spec(
 ) -> ContainerCreateBody {
     let c = &loaded.config;
     let id = &loaded.id;
-    let image = match &c.image {
-        Image::Container(r) => r.clone(),
-        other => other.display(),
-    };
+    let image = image_of(loaded);
     let mut ports: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
     ports.insert(
         "22/tcp".into(),

@@ -3,7 +3,7 @@
 //! Checks look; they never start or define anything.
 
 use super::{kvm, plan::LIBVIRT_IMAGES, virsh, virtiofs};
-use crate::backend::Check;
+use crate::driver::Check;
 use crate::host;
 use crate::process::Cmd;
 use std::path::Path;
@@ -98,7 +98,7 @@ fn pool_space() -> Found {
     let fix = format!(
         "free space under {LIBVIRT_IMAGES} (`sudo virsh vol-list default` shows what is there)"
     );
-    let gib = crate::preflight::free_gib(Path::new(LIBVIRT_IMAGES)).ok_or_else(|| {
+    let gib = crate::host::free_gib(Path::new(LIBVIRT_IMAGES)).ok_or_else(|| {
         (
             format!("cannot tell the free space of {LIBVIRT_IMAGES}"),
             fix.clone(),

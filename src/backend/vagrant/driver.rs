@@ -1,14 +1,15 @@
-//! VMs as one way to run guests: their settings' rules, host checks, state by slug and
-//! leftovers (see `backend::Driver`).
+//! VMs as one way to run guests: their settings' rules, host checks, state by slug,
+//! leftovers and the tool underneath (see `driver::Driver`).
 
-use super::{checks, virsh, Vagrant};
-use crate::backend::{Backend, Check, Connect, Driver, Leftover, Rule, State, Wants};
-use crate::config::{Config, InfraType, Protocol};
-use crate::context::Loaded;
-use crate::leftovers::{gone, mine};
-use crate::project::Dirs;
+use super::source::{self, Source};
+use super::vm::Vagrant;
+use super::{checks, virsh};
+use crate::config::{Config, Protocol, Rule};
+use crate::driver::{Check, Connect, Driver, Guest, Leftover, State, Tool, Wants};
+use crate::gone::gone;
+use crate::project::{Dirs, Loaded};
 use anyhow::Result;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub struct VagrantDriver;
 
@@ -42,24 +43,92 @@ fn probe_left(slug: &str) -> bool {
     unsafe { libc::kill(pid, 0) != 0 }
 }
 
+/// Rules of the VM's own about the folder's path in the guest: vagrant-libvirt puts it
+/// unquoted into `mkdir -p PATH` in the guest's shell.
+fn guest_path_rule(config: &Config) -> Option<Rule> {
+    let sync = config.sync.as_ref()?;
+    let path = &sync.guest_path;
+    if path
+        .chars()
+        .all(|ch| ch.is_ascii_alphanumeric() || "/._-+@,=:~".contains(ch))
+    {
+        return None;
+    }
+    let why = "for a VM, a path of letters, digits and `/._-+@,=:~` only (Vagrant passes it to the guest's shell unquoted)";
+    let default = Path::new(path) == sync.host_path;
+    Some(Rule {
+        key: "SYNC_PATH",
+        expected: if default {
+            format!("`SYNC_PATH` set, because the default (the project folder `{path}`) cannot be used: {why}; or `SYNC=none`")
+        } else {
+            why.to_owned()
+        },
+        example: Some("SYNC_PATH=/work/app".into()),
+    })
+}
+
 impl Driver for VagrantDriver {
-    fn infra_type(&self) -> InfraType {
-        InfraType::Vm
+    fn name(&self) -> &'static str {
+        "vm"
+    }
+
+    fn noun(&self) -> &'static str {
+        "VM"
+    }
+
+    fn also_called(&self) -> &'static [&'static str] {
+        &[
+            "vagrant",
+            "libvirt",
+            "qemu",
+            "kvm",
+            "virtual-machine",
+            "vms",
+        ]
     }
 
     fn validate(&self, config: &Config) -> Vec<Rule> {
-        match config.ports.iter().find(|p| p.protocol == Protocol::Udp) {
-            Some(p) => vec![Rule {
+        let mut rules = Vec::new();
+        if let Some(p) = config.ports.iter().find(|p| p.protocol == Protocol::Udp) {
+            rules.push(Rule {
                 key: "PORTS",
                 expected: format!("TCP ports only for a VM (vagrant-libvirt forwards TCP over SSH), but `{p}` is UDP"),
                 example: Some("PORTS=8080:80".into()),
-            }],
-            None => Vec::new(),
+            });
+        }
+        if let Err(e) = source::parse(config.image.as_deref()) {
+            rules.push(Rule {
+                key: "IMAGE",
+                expected: e.expected.into(),
+                example: Some(e.example.into()),
+            });
+        }
+        rules.extend(guest_path_rule(config));
+        rules
+    }
+
+    fn exposure(&self, loaded: &Loaded, home: Option<&Path>) -> Vec<String> {
+        match source::parse(loaded.config.image.as_deref()) {
+            Ok(Source::BoxFile(p) | Source::CloudImageFile(p)) => {
+                let abs = loaded.host_path(&p, home);
+                let real = abs.canonicalize().unwrap_or(abs);
+                vec![format!(
+                    "IMAGE: the VM is made from the host file {}",
+                    real.display()
+                )]
+            }
+            _ => Vec::new(),
         }
     }
 
     fn host_checks(&self, dirs: &Dirs, wants: Wants) -> Vec<Check> {
-        checks::checks(&dirs.cache, wants.sync)
+        let mut out = checks::checks(&dirs.cache, wants.sync);
+        out.extend(super::person::checks());
+        out
+    }
+
+    fn fence_holder(&self) -> crate::fence::Holder {
+        crate::fence::HOST
     }
 
     fn state_of(&self, slug: &str) -> Option<State> {
@@ -94,7 +163,7 @@ impl Driver for VagrantDriver {
             // no project of this user's records it; only root may judge one whose state is
             // nowhere here (another user's, or gone), as only root can remove it anyway
             let root = crate::person::is_root();
-            if used || recorded || !(mine(dirs, slug) || root) {
+            if used || recorded || !(dirs.has_files_for(slug) || root) {
                 continue;
             }
             out.push(Leftover {
@@ -110,7 +179,7 @@ impl Driver for VagrantDriver {
             }
             let Some(slug) = slug_of(&vol) else { continue };
             let used = domains.iter().any(|d| slug_of(d) == Some(slug));
-            if used || !(mine(dirs, slug) || probe_left(slug)) {
+            if used || !(dirs.has_files_for(slug) || probe_left(slug)) {
                 continue;
             }
             out.push(Leftover {
@@ -151,8 +220,26 @@ impl Driver for VagrantDriver {
         Vagrant::new(loaded.clone(), dirs.clone()).vagrantfile()
     }
 
-    fn open(&self, loaded: &Loaded, dirs: &Dirs, _how: Connect) -> Result<Box<dyn Backend>> {
+    fn open(&self, loaded: &Loaded, dirs: &Dirs, _how: Connect) -> Result<Box<dyn Guest>> {
         Ok(Box::new(Vagrant::new(loaded.clone(), dirs.clone())))
+    }
+
+    /// `tmpl vagrant -- ARGS`: any Vagrant command against the project's VM (reload,
+    /// port, ...), with the project's Vagrantfile and machine data, so nothing Vagrant can
+    /// do is lost by going through tmpl.
+    fn tool(&self, loaded: &Loaded, dirs: &Dirs) -> Option<Box<dyn Tool>> {
+        Some(Box::new(Vagrant::new(loaded.clone(), dirs.clone())))
+    }
+}
+
+impl Tool for Vagrant {
+    fn command(&self) -> &'static str {
+        "vagrant"
+    }
+
+    fn run(&self, args: &[String]) -> Result<i32> {
+        self.render()?;
+        self.vagrant(args).interactive()
     }
 }
 
@@ -160,24 +247,31 @@ impl Driver for VagrantDriver {
 mod tests {
     use super::*;
     use crate::config::{validate, EnvFile};
-    use std::path::Path;
+
+    fn config(extra: &str) -> Result<Config, Vec<String>> {
+        let text = format!("INFRA_TYPE=vm\nMEMORY=2048\nCPUS=2\nDISK=20\n{extra}");
+        validate(
+            &EnvFile::parse(Path::new(".env"), &text),
+            Path::new("/p"),
+            false,
+            &crate::backend::builtin(),
+        )
+        .map(|(c, _)| c)
+        .map_err(|r| r.problems.into_iter().map(|p| p.key).collect())
+    }
 
     #[test]
     fn a_vm_forwards_tcp_only() {
-        let config = |ports: &str| {
-            let text = format!("INFRA_TYPE=vm\nMEMORY=2048\nCPUS=2\nDISK=20\nPORTS={ports}\n");
-            validate(
-                &EnvFile::parse(Path::new(".env"), &text),
-                Path::new("/p"),
-                false,
-            )
-            .unwrap()
-            .0
-        };
-        let rules = VagrantDriver.validate(&config("53:53/udp"));
-        assert_eq!(rules.len(), 1);
-        assert_eq!(rules[0].key, "PORTS");
-        assert!(rules[0].expected.contains("UDP"));
-        assert!(VagrantDriver.validate(&config("8080:80")).is_empty());
+        assert_eq!(config("PORTS=53:53/udp\n").unwrap_err(), vec!["PORTS"]);
+        let c = config("PORTS=8080:80\n").unwrap();
+        assert!(VagrantDriver.validate(&c).is_empty());
+    }
+
+    #[test]
+    fn an_image_of_the_wrong_form_is_named() {
+        assert_eq!(
+            config("IMAGE=https://example.org/page\n").unwrap_err(),
+            vec!["IMAGE"]
+        );
     }
 }

@@ -1,8 +1,9 @@
 //! A box's first boot, done by tmpl over SSH instead of by Vagrant's `insert_key` and
 //! `vm.hostname` steps, which cost 30 s and more under emulation (see the README's Speed).
 
+use super::keys;
 use super::plan::BoxSource;
-use super::{keys, Vagrant};
+use super::vm::Vagrant;
 use crate::ssh::Access;
 use crate::timing::Phases;
 use anyhow::Result;

@@ -3,7 +3,8 @@
 //! with a per-project cloud-init NoCloud seed that creates the login user with the project's
 //! key, sets the hostname and grows the root filesystem.
 
-use super::plan::{BoxSource, VmPlan, CLOUD_USER};
+use super::login::CLOUD_USER;
+use super::plan::{BoxSource, VmPlan};
 use crate::error::{ExitStatus, Failure};
 use crate::process::Cmd;
 use crate::ui;

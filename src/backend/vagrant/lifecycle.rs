@@ -1,13 +1,17 @@
 //! A VM's lifecycle through Vagrant: adopt, start or create it; stop it; remove it. Only these
 //! start Vagrant; the live state comes from libvirt.
 
-use super::*;
+use super::plan::{self, BoxSource};
+use super::vm::{Vagrant, NET};
+use super::{kvm, login, snapshot, virsh, virtiofs};
+use crate::driver::{Guest, Lifecycle, Live, Needs, Reach, State, StopOutcome, UpOutcome};
+use crate::ssh::{Access, Endpoint};
+use crate::timing::Phases;
+use anyhow::Result;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
-impl Backend for Vagrant {
-    fn infra_type(&self) -> InfraType {
-        InfraType::Vm
-    }
-
+impl Lifecycle for Vagrant {
     fn live(&self) -> Result<Live> {
         Ok(match virsh::domain(&self.plan.domain)? {
             None => Live::absent(),
@@ -70,34 +74,6 @@ impl Backend for Vagrant {
             }
         };
         Ok((outcome, self.running_endpoint()?))
-    }
-
-    /// A cloud image's host key comes from tmpl, through its seed (see `image::user_data`).
-    fn host_key(&self) -> Option<String> {
-        self.plan.seed_volume.as_ref()?;
-        self.access.ensure_host_key().ok().map(|(_, public)| public)
-    }
-
-    /// What a VM still needs once it answers, each done once and recorded, so that an `up`
-    /// interrupted before finishes it on the next: a box's first boot (`first-boot.sh`), and
-    /// an ordinary person's ids for the login user (see `login`).
-    fn settle(&self, access: &Access, phases: &mut Phases) -> Result<()> {
-        let state = &self.loaded.id.state_dir;
-        let from_box = self.made_from_box();
-        if from_box {
-            self.finish_first_boot(access, phases)?;
-        }
-        match self.plan.login_ids {
-            Some(ids) if !login::settled(state, ids) => login::settle(
-                access,
-                state,
-                &self.plan.context.ssh.username,
-                ids,
-                from_box,
-                phases,
-            ),
-            _ => Ok(()),
-        }
     }
 
     fn stop(&self, timeout: Duration, phases: &mut Phases) -> Result<StopOutcome> {
@@ -196,55 +172,6 @@ impl Backend for Vagrant {
         Ok(removed)
     }
 
-    /// A VM sharing its folder over virtiofs must be shut down (see `snapshot`); one
-    /// without is snapshotted running, memory and all, as `vagrant snapshot` does.
-    fn snapshot_needs(&self) -> crate::backend::SnapshotNeeds {
-        if self.plan.context.sync.is_some() {
-            crate::backend::SnapshotNeeds::Shutdown
-        } else {
-            crate::backend::SnapshotNeeds::Nothing
-        }
-    }
-
-    fn snapshots(&self) -> Result<Vec<crate::backend::Snapshot>> {
-        self.list_snapshots()
-    }
-
-    fn snapshot_save(&self, name: &str, replace: bool) -> Result<()> {
-        self.save_snapshot(name, replace)
-    }
-
-    fn snapshot_restore(&self, name: &str) -> Result<()> {
-        self.restore_snapshot(name)
-    }
-
-    fn snapshot_delete(&self, name: &str) -> Result<()> {
-        self.delete_snapshot(name)
-    }
-
-    fn network(&self) -> Result<Option<crate::fence::net::GuestNet>> {
-        let id = &self.loaded.id;
-        crate::fence::net::allocate(
-            &self.dirs.state,
-            &id.state_dir,
-            &id.slug,
-            crate::fence::net::Kind::Vm,
-            self.loaded.config.fixed_ip,
-        )
-        .map(|mut net| {
-            net.lan_tap = self
-                .plan
-                .context
-                .bridge
-                .as_ref()
-                .map(|b| crate::fence::net::LanTap {
-                    name: b.tap.clone(),
-                    mac: b.mac.clone(),
-                });
-            Some(net)
-        })
-    }
-
     fn needs(&self) -> Needs {
         let image_file = match &self.plan.box_source {
             BoxSource::BoxFile(p) | BoxSource::CloudFile(p) => Some(p.clone()),
@@ -253,6 +180,7 @@ impl Backend for Vagrant {
         Needs {
             disk_dir: Some(PathBuf::from(plan::LIBVIRT_IMAGES)),
             image_file,
+            disk_grows: true,
         }
     }
 
@@ -278,5 +206,69 @@ impl Backend for Vagrant {
             self.plan.dotfile_dir.display().to_string().into(),
         );
         m
+    }
+}
+
+impl Reach for Vagrant {
+    /// A cloud image's host key comes from tmpl, through its seed (see `image::user_data`).
+    fn host_key(&self) -> Option<String> {
+        self.plan.seed_volume.as_ref()?;
+        self.access.ensure_host_key().ok().map(|(_, public)| public)
+    }
+
+    /// What a VM still needs once it answers, each done once and recorded, so that an `up`
+    /// interrupted before finishes it on the next: a box's first boot (`first-boot.sh`), and
+    /// an ordinary person's ids for the login user (see `login`).
+    fn settle(&self, access: &Access, phases: &mut Phases) -> Result<()> {
+        let state = &self.loaded.id.state_dir;
+        let from_box = self.made_from_box();
+        if from_box {
+            self.finish_first_boot(access, phases)?;
+        }
+        match self.plan.login_ids {
+            Some(ids) if !login::settled(state, ids) => login::settle(
+                access,
+                state,
+                &self.plan.context.ssh.username,
+                ids,
+                from_box,
+                phases,
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl crate::driver::Network for Vagrant {
+    fn network(&self) -> Result<Option<crate::fence::net::GuestNet>> {
+        let id = &self.loaded.id;
+        crate::fence::net::allocate(
+            &self.dirs.state,
+            &id.state_dir,
+            &id.slug,
+            NET,
+            self.loaded.config.fixed_ip,
+        )
+        .map(|mut net| {
+            net.lan_tap = self
+                .plan
+                .context
+                .bridge
+                .as_ref()
+                .map(|b| crate::fence::net::LanTap {
+                    name: b.tap.clone(),
+                    mac: b.mac.clone(),
+                });
+            Some(net)
+        })
+    }
+}
+
+impl Guest for Vagrant {
+    fn network(&self) -> Option<&dyn crate::driver::Network> {
+        Some(self)
+    }
+    fn snapshots(&self) -> Option<&dyn crate::driver::Snapshots> {
+        Some(self)
     }
 }

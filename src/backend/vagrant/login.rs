@@ -16,6 +16,9 @@ use crate::timing::Phases;
 use anyhow::Result;
 use std::path::{Path, PathBuf};
 
+/// The login user tmpl creates in a cloud image.
+pub const CLOUD_USER: &str = "tmpl";
+
 const LOGIN_IDS: &str = include_str!("login-ids.sh");
 
 /// The uid and gid the login user gets, or None: root's guests and guests without the
@@ -33,7 +36,7 @@ pub fn cloud_config(ids: Option<(u32, u32)>) -> (String, String) {
     };
     let bootcmd = format!(
         "bootcmd:\n  - [sh, -c, 'getent group {gid} >/dev/null || groupadd --gid {gid} {}']\n",
-        super::plan::CLOUD_USER
+        CLOUD_USER
     );
     let user = format!("    uid: {uid}\n    primary_group: '{gid}'\n    no_user_group: true\n");
     (bootcmd, user)

@@ -1,17 +1,16 @@
 //! The pure half of the VM backend: from a loaded project and the host's facts to the names,
 //! paths and template context of its VM. Nothing here runs a process.
 
+use super::login::CLOUD_USER;
 use super::render::{BridgeContext, SshContext, SyncContext, VmContext};
-use crate::config::{Image, Network, SyncMode};
-use crate::context::Loaded;
+use super::source::{self, Source};
+use crate::config::{Network, SyncMode};
+use crate::project::Loaded;
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 
 /// Where libvirt's qemu user can read a seed ISO (HOST-NOTES: the cache dir under /root is not).
 pub const LIBVIRT_IMAGES: &str = "/var/lib/libvirt/images";
-
-/// The login user tmpl creates in a cloud image.
-pub const CLOUD_USER: &str = "tmpl";
 
 #[derive(Debug, Clone)]
 pub struct VmPlan {
@@ -75,9 +74,12 @@ pub fn plan(loaded: &Loaded, home: Option<&std::path::Path>) -> VmPlan {
     let c = &loaded.config;
     let id = &loaded.id;
     let key_path = id.state_dir.join("ssh").join("id_ed25519");
-    let (r#box, box_source, cloud) = match &c.image {
-        Image::BoxName(n) => (n.clone(), BoxSource::Named, false),
-        Image::BoxFile(p) => {
+    // validation refused any other form; a box of that name would not exist either
+    let image = source::parse(c.image.as_deref())
+        .unwrap_or_else(|_| Source::BoxName(c.image.clone().unwrap_or_default()));
+    let (r#box, box_source, cloud) = match &image {
+        Source::BoxName(n) => (n.clone(), BoxSource::Named, false),
+        Source::BoxFile(p) => {
             let abs = loaded.host_path(p, home);
             let name = format!(
                 "tmpl-box/{}-{}",
@@ -86,7 +88,7 @@ pub fn plan(loaded: &Loaded, home: Option<&std::path::Path>) -> VmPlan {
             );
             (name, BoxSource::BoxFile(abs), false)
         }
-        Image::CloudImageFile(p) => {
+        Source::CloudImageFile(p) => {
             let abs = loaded.host_path(p, home);
             let name = format!(
                 "tmpl-cloud/{}-{}",
@@ -95,11 +97,10 @@ pub fn plan(loaded: &Loaded, home: Option<&std::path::Path>) -> VmPlan {
             );
             (name, BoxSource::CloudFile(abs), true)
         }
-        Image::CloudImageUrl(u) => {
+        Source::CloudImageUrl(u) => {
             let name = format!("tmpl-cloud/{}-{}", stem(u), short_hash(u));
             (name, BoxSource::CloudUrl(u.clone()), true)
         }
-        Image::Container(_) => unreachable!("a VM plan for a container"),
     };
     let seed_volume = cloud.then(|| format!("tmpl-{}-seed.iso", id.slug));
     let ssh = if cloud {

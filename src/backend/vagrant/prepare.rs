@@ -1,7 +1,8 @@
 //! What a new VM needs on the host before Vagrant creates it: its networks, keys,
 //! Vagrantfile, box and a cloud image's seed.
 
-use super::{image, plan, virsh, Vagrant};
+use super::vm::Vagrant;
+use super::{image, plan, virsh};
 use crate::ui;
 use anyhow::Result;
 use std::path::Path;

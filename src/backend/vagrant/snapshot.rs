@@ -11,8 +11,8 @@
 //! under the names it is given; tmpl lists and touches only those named `tmpl-*`.
 
 use super::virsh::virsh;
-use super::Vagrant;
-use crate::backend::Snapshot;
+use super::vm::Vagrant;
+use crate::driver::{Snapshot, SnapshotNeeds, Snapshots};
 use anyhow::Result;
 
 const PREFIX: &str = "tmpl-";
@@ -62,8 +62,19 @@ fn zone(z: &str) -> &str {
     }
 }
 
-impl Vagrant {
-    pub(super) fn list_snapshots(&self) -> Result<Vec<Snapshot>> {
+/// A VM sharing its folder over virtiofs must be shut down (libvirt refuses a snapshot with
+/// memory of it); one without is snapshotted running, memory and all, as `vagrant snapshot`
+/// does.
+impl Snapshots for Vagrant {
+    fn snapshot_needs(&self) -> SnapshotNeeds {
+        if self.plan.context.sync.is_some() {
+            SnapshotNeeds::Shutdown
+        } else {
+            SnapshotNeeds::Nothing
+        }
+    }
+
+    fn list(&self) -> Result<Vec<Snapshot>> {
         if super::virsh::domain(&self.plan.domain)?.is_none() {
             return Ok(Vec::new());
         }
@@ -78,7 +89,7 @@ impl Vagrant {
             .collect())
     }
 
-    pub(super) fn save_snapshot(&self, name: &str, replace: bool) -> Result<()> {
+    fn save(&self, name: &str, replace: bool) -> Result<()> {
         let full = format!("{PREFIX}{name}");
         if replace && all_of(&self.plan.domain)?.contains(&full) {
             virsh()
@@ -92,7 +103,7 @@ impl Vagrant {
         Ok(())
     }
 
-    pub(super) fn restore_snapshot(&self, name: &str) -> Result<()> {
+    fn restore(&self, name: &str) -> Result<()> {
         virsh()
             .args([
                 "snapshot-revert",
@@ -103,7 +114,7 @@ impl Vagrant {
         Ok(())
     }
 
-    pub(super) fn delete_snapshot(&self, name: &str) -> Result<()> {
+    fn delete(&self, name: &str) -> Result<()> {
         virsh()
             .args([
                 "snapshot-delete",

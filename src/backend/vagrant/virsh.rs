@@ -1,7 +1,7 @@
 //! The live state of a project's domain, straight from libvirt: one `virsh` process (tens of
 //! milliseconds) instead of `vagrant status` (over a second).
 
-use crate::backend::State;
+use crate::driver::State;
 use crate::error::{ExitStatus, Failure};
 use crate::fence::net::GuestNet;
 use crate::process::Cmd;
@@ -214,7 +214,7 @@ pub fn remove_network(name: &str) -> Result<bool> {
 pub fn power_off(name: &str) -> Result<()> {
     let out = virsh().args(["destroy", name]).output()?;
     // it may have stopped by itself meanwhile: only a domain still running is an error
-    if !out.success() && domain(name)?.is_some_and(|d| d.state == crate::backend::State::Running) {
+    if !out.success() && domain(name)?.is_some_and(|d| d.state == crate::driver::State::Running) {
         anyhow::bail!("cannot power off VM `{name}`: {}", out.stderr.trim());
     }
     Ok(())

@@ -1,14 +1,10 @@
 //! `EGRESS` and `EGRESS_ALLOW`: what the guest may connect to (enforced by `fence`).
 
-use super::Checker;
+use super::checker::Checker;
 use crate::config::types::*;
 
-pub(super) fn check_egress(
-    c: &mut Checker,
-    infra: Option<InfraType>,
-    network: Option<&Network>,
-) -> Egress {
-    let egress = match c.optional("EGRESS").as_deref() {
+pub(super) fn check_egress(c: &mut Checker) -> Egress {
+    match c.optional("EGRESS").as_deref() {
         None | Some("internet") => Egress::Internet,
         Some("none") => Egress::None,
         Some("open") => Egress::Open,
@@ -20,26 +16,7 @@ pub(super) fn check_egress(
             );
             Egress::Internet
         }
-    };
-    // A macvlan container sends straight out of the host's interface: no host hop sees its
-    // packets, so no host rule can hold them. Claiming a fence there would be a lie. (A
-    // bridged VM's packets cross its tap, where the host holds them.)
-    let macvlan =
-        infra == Some(InfraType::Container) && matches!(network, Some(Network::Bridge { .. }));
-    if egress != Egress::Open && macvlan {
-        let line = c.env.get("NETWORK_TYPE").map(|e| e.line);
-        c.report.problems.push(super::Problem {
-            line,
-            key: "NETWORK_TYPE".into(),
-            value: Some("bridge".into()),
-            expected: format!(
-                "`EGRESS=open` with `NETWORK_TYPE=bridge` for a container: a macvlan container \
-                 is on the LAN itself, past the host, so `EGRESS={egress}` cannot be enforced"
-            ),
-            example: Some("EGRESS=open".into()),
-        });
     }
-    egress
 }
 
 pub(super) fn check_allow(c: &mut Checker) -> Vec<Allow> {

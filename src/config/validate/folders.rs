@@ -1,6 +1,7 @@
 //! Paths: `PROVISION_SCRIPT` inside the project, `SYNC`/`SYNC_PATH` in the guest, `SESSION`.
 
-use super::{Checker, Problem};
+use super::checker::Checker;
+use super::report::Problem;
 use crate::config::types::*;
 use std::path::{Component, Path, PathBuf};
 
@@ -71,7 +72,7 @@ const SYSTEM_TREES: &[&str] = &[
 ];
 
 /// Why `path` cannot be where the project appears in the guest, if it cannot.
-pub fn bad_guest_path(path: &str, infra: Option<InfraType>) -> Option<String> {
+pub fn bad_guest_path(path: &str) -> Option<String> {
     if !path.starts_with('/') {
         return Some("an absolute path in the guest".into());
     }
@@ -100,22 +101,10 @@ pub fn bad_guest_path(path: &str, infra: Option<InfraType>) -> Option<String> {
             "a folder of its own in the guest; `{trimmed}` would hide the guest's own files"
         ));
     }
-    // vagrant-libvirt puts the guest path unquoted into `mkdir -p PATH` in the guest's shell
-    if infra == Some(InfraType::Vm)
-        && !path
-            .chars()
-            .all(|ch| ch.is_ascii_alphanumeric() || "/._-+@,=:~".contains(ch))
-    {
-        return Some("for a VM, a path of letters, digits and `/._-+@,=:~` only (Vagrant passes it to the guest's shell unquoted)".into());
-    }
     None
 }
 
-pub(super) fn check_sync(
-    c: &mut Checker,
-    project_dir: &Path,
-    infra: Option<InfraType>,
-) -> Option<SyncFolder> {
+pub(super) fn check_sync(c: &mut Checker, project_dir: &Path) -> Option<SyncFolder> {
     let path = c.optional("SYNC_PATH");
     let mode = match c.optional("SYNC").as_deref() {
         None | Some("rw") => SyncMode::Rw,
@@ -135,7 +124,7 @@ pub(super) fn check_sync(
         Some(p) => (p, true),
         None => (project_dir.to_string_lossy().into_owned(), false),
     };
-    if let Some(expected) = bad_guest_path(&guest_path, infra) {
+    if let Some(expected) = bad_guest_path(&guest_path) {
         if from_env {
             c.problem("SYNC_PATH", expected, Some("SYNC_PATH=/work/app".into()));
         } else {

@@ -8,47 +8,24 @@
 use super::dotenv::EnvFile;
 use super::keys;
 use super::types::*;
-use serde::Serialize;
 use std::net::Ipv4Addr;
 use std::path::Path;
 use validator::Validate;
 
+mod checker;
 mod egress;
 mod folders;
-mod image;
 mod network;
+mod report;
 
+use checker::Checker;
 pub use egress::parse_allow;
 pub use folders::bad_guest_path;
 pub use folders::DEFAULT_PROTECT;
 use folders::{check_protect, check_provision, check_session, check_sync};
-use image::check_image;
 pub use network::parse_port;
 use network::{check_network, check_ports};
-
-/// One thing wrong with the file, located and explained.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Problem {
-    pub line: Option<usize>,
-    pub key: String,
-    pub value: Option<String>,
-    pub expected: String,
-    pub example: Option<String>,
-}
-
-/// Something legal but probably not meant.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Warning {
-    pub line: Option<usize>,
-    pub key: String,
-    pub message: String,
-}
-
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Report {
-    pub problems: Vec<Problem>,
-    pub warnings: Vec<Warning>,
-}
+pub use report::{Drivers, Problem, Report, Rule, Warning};
 
 /// Bounds that `validator` checks once the numbers are parsed. The upper bounds only catch
 /// typos (a value in bytes, an extra zero); whether the host has that much is `up`'s check.
@@ -62,94 +39,13 @@ struct Resources {
     disk: u64,
 }
 
-struct Checker<'a> {
-    env: &'a EnvFile,
-    report: Report,
-}
-
-impl Checker<'_> {
-    /// A warning about `key`, placed at its line.
-    fn warn(&mut self, key: &str, message: impl Into<String>) {
-        let line = self.env.get(key).map(|e| e.line);
-        self.report.warnings.push(Warning {
-            line,
-            key: key.to_owned(),
-            message: message.into(),
-        });
-    }
-
-    fn problem(&mut self, key: &str, expected: impl Into<String>, example: Option<String>) {
-        let e = self.env.get(key);
-        self.report.problems.push(Problem {
-            line: e.map(|e| e.line),
-            key: key.to_owned(),
-            value: e.map(|e| e.value.clone()),
-            expected: expected.into(),
-            example,
-        });
-    }
-
-    fn value(&self, key: &str) -> Option<&str> {
-        self.env.get(key).map(|e| e.value.trim())
-    }
-
-    fn required(&mut self, key: &str, example: &str) -> Option<String> {
-        match self.value(key) {
-            Some(v) if !v.is_empty() => Some(v.to_owned()),
-            Some(_) => {
-                self.problem(key, "a value, not an empty one", Some(example.to_owned()));
-                None
-            }
-            None => {
-                self.problem(key, "this required key to be set", Some(example.to_owned()));
-                None
-            }
-        }
-    }
-
-    fn optional(&self, key: &str) -> Option<String> {
-        self.value(key).filter(|v| !v.is_empty()).map(str::to_owned)
-    }
-
-    fn whole_number(&mut self, key: &str, unit: &str, example: &str) -> Option<u64> {
-        let v = self.required(key, example)?;
-        match v.parse::<u64>() {
-            Ok(n) => Some(n),
-            Err(_) => {
-                let example = unit_hint(key, &v).unwrap_or_else(|| example.to_owned());
-                self.problem(key, format!("a whole number of {unit}"), Some(example));
-                None
-            }
-        }
-    }
-}
-
-/// `MEMORY=4g` most likely meant `MEMORY=4096`: suggest the converted number.
-fn unit_hint(key: &str, v: &str) -> Option<String> {
-    let lower = v.to_ascii_lowercase();
-    let digits: String = lower.chars().take_while(|c| c.is_ascii_digit()).collect();
-    let n: u64 = digits.parse().ok()?;
-    let suffix = lower[digits.len()..]
-        .trim()
-        .trim_end_matches("ib")
-        .trim_end_matches('b');
-    let converted = match (key, suffix) {
-        ("MEMORY", "g") => n * 1024,
-        ("MEMORY", "m") => n,
-        ("DISK", "g") => n,
-        ("DISK", "t") => n * 1024,
-        ("DISK", "m") if n >= 1024 => n / 1024,
-        _ => return None,
-    };
-    Some(format!("{key}={converted}"))
-}
-
-/// Validates `env` for the project in `project_dir`. `strict` turns warnings about
-/// misspelt keys into problems.
+/// Validates `env` for the project in `project_dir`: the general rules, then the rules of
+/// the driver it names. `strict` turns warnings about misspelt keys into problems.
 pub fn validate(
     env: &EnvFile,
     project_dir: &Path,
     strict: bool,
+    drivers: &dyn Drivers,
 ) -> Result<(Config, Report), Report> {
     let mut c = Checker {
         env,
@@ -167,19 +63,25 @@ pub fn validate(
     }
     check_keys(&mut c, strict);
 
-    let infra = match c.required("INFRA_TYPE", "INFRA_TYPE=vm").as_deref() {
-        Some("vm") => Some(InfraType::Vm),
-        Some("container") => Some(InfraType::Container),
-        Some(other) => {
-            let example = match other.to_ascii_lowercase().as_str() {
-                "docker" | "podman" | "ct" | "containers" => "INFRA_TYPE=container",
-                _ => "INFRA_TYPE=vm",
-            };
-            c.problem("INFRA_TYPE", "`vm` or `container`", Some(example.into()));
-            None
+    let infra = c.required("INFRA_TYPE", "INFRA_TYPE=vm").and_then(|v| {
+        let names = drivers.names();
+        if names.contains(&v.as_str()) {
+            return Some(v);
         }
-        None => None,
-    };
+        let expected = match names.split_last() {
+            Some((last, rest)) if !rest.is_empty() => {
+                let rest: Vec<String> = rest.iter().map(|n| format!("`{n}`")).collect();
+                format!("{} or `{last}`", rest.join(", "))
+            }
+            _ => names.iter().map(|n| format!("`{n}`")).collect(),
+        };
+        let example = drivers
+            .suggest(&v)
+            .or(names.first().copied())
+            .map(|n| format!("INFRA_TYPE={n}"));
+        c.problem("INFRA_TYPE", expected, example);
+        None
+    });
     let memory = c.whole_number("MEMORY", "MiB", "MEMORY=2048");
     let cpus = c.whole_number("CPUS", "CPUs", "CPUS=2");
     let disk = c.whole_number("DISK", "GiB", "DISK=20");
@@ -223,7 +125,7 @@ pub fn validate(
                 None
             }
         });
-    let egress = egress::check_egress(&mut c, infra, network.as_ref());
+    let egress = egress::check_egress(&mut c);
     let egress_allow = egress::check_allow(&mut c);
     let ports = check_ports(&mut c);
     let provision = check_provision(&mut c, project_dir);
@@ -239,7 +141,7 @@ pub fn validate(
             false
         }
     };
-    let sync = check_sync(&mut c, project_dir, infra);
+    let sync = check_sync(&mut c, project_dir);
     let session = check_session(&mut c);
     let protect = check_protect(&mut c);
     let image_sha256 = c.optional("IMAGE_SHA256").and_then(|v| {
@@ -255,38 +157,62 @@ pub fn validate(
             None
         }
     });
-    let image = infra.and_then(|t| check_image(&mut c, t));
-    if !c.report.problems.is_empty() {
-        c.report
-            .problems
-            .sort_by_key(|p| p.line.unwrap_or(usize::MAX));
-        return Err(c.report);
+    let image = c.optional("IMAGE");
+    if image
+        .as_ref()
+        .is_some_and(|s| s.chars().any(|ch| ch.is_control() || ch.is_whitespace()))
+    {
+        c.problem(
+            "IMAGE",
+            "an image without spaces or control characters",
+            None,
+        );
     }
-    let (Some(infra_type), Some(memory), Some(cpus), Some(disk), Some(image)) =
-        (infra, memory, cpus, disk, image)
-    else {
-        unreachable!("every missing value adds a problem");
-    };
-    let config = Config {
-        infra_type,
-        memory_mib: memory as u32,
-        cpus: cpus as u32,
-        disk_gib: disk as u32,
-        image,
-        image_sha256,
-        name,
-        network: network.unwrap_or(Network::Default),
-        fixed_ip,
-        egress,
-        egress_allow,
-        ports,
-        provision,
-        snapshot_before_provision,
-        sync,
-        session,
-        protect,
-    };
-    Ok((config, c.report))
+    // The driver's rules run even when general ones failed, on the values that did parse
+    // (a failed number counts as its minimum), so every problem comes at once; a key that
+    // already has a problem gets no second one from the driver.
+    let general_ok = c.report.problems.is_empty();
+    if let Some(infra_type) = infra {
+        let config = Config {
+            infra_type,
+            memory_mib: memory.unwrap_or(128) as u32,
+            cpus: cpus.unwrap_or(1) as u32,
+            disk_gib: disk.unwrap_or(1) as u32,
+            image,
+            image_sha256,
+            name,
+            network: network.unwrap_or(Network::Default),
+            fixed_ip,
+            egress,
+            egress_allow,
+            ports,
+            provision,
+            snapshot_before_provision,
+            sync,
+            session,
+            protect,
+        };
+        for r in drivers.rules(&config) {
+            if !general_ok && c.report.problems.iter().any(|p| p.key == r.key) {
+                continue;
+            }
+            let e = env.get(r.key);
+            c.report.problems.push(Problem {
+                line: e.map(|e| e.line),
+                key: r.key.into(),
+                value: e.map(|e| e.value.clone()),
+                expected: r.expected,
+                example: r.example,
+            });
+        }
+        if c.report.problems.is_empty() {
+            return Ok((config, c.report));
+        }
+    }
+    c.report
+        .problems
+        .sort_by_key(|p| p.line.unwrap_or(usize::MAX));
+    Err(c.report)
 }
 
 pub fn valid_name(n: &str) -> bool {

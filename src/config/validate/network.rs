@@ -1,7 +1,7 @@
 //! `NETWORK_TYPE`, `BRIDGE` and `PORTS`.
 
-use super::Checker;
-use super::Problem;
+use super::checker::Checker;
+use super::report::Problem;
 use crate::config::types::*;
 use std::net::Ipv4Addr;
 

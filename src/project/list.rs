@@ -1,7 +1,7 @@
 //! The projects tmpl has brought up, so `tmpl ls` can show them all: one JSON file in the
 //! state dir, keyed by slug, written atomically.
 
-use crate::context::Loaded;
+use super::Loaded;
 use crate::error::{ExitStatus, Failure};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};

@@ -1,29 +1,7 @@
-//! Project identity: which folder is the project, what it is called, and where tmpl keeps
-//! its files for it.
-//!
-//! The project is the nearest folder, from the current one upward, whose `.env` sets a tmpl
-//! key, so `tmpl ssh` works from a subfolder. The search stops below `$HOME` (a `~/.env` would
-//! otherwise turn every folder of the user into one project) and at the filesystem root.
-//!
-//! Names on the host (container, libvirt domain, Vagrant machine) come from a slug: the
-//! project's name plus 8 hex digits of a hash of its canonical path, so two checkouts called
-//! `app` never collide and a moved folder is a new project. libvirt's names are one namespace
-//! for the whole host, so an ordinary person's hash covers their uid too: two people with the
-//! same folder path (a shared checkout, `/srv/app`) get two VMs. Root's hash is the path
-//! alone, as before people ran tmpl, so the guests root already has keep their names.
+//! What a project is called on the host, and where tmpl keeps its files for it.
 
-use crate::config::{keys, EnvFile};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-
-#[derive(Debug, Clone)]
-pub struct Project {
-    /// Canonical project folder.
-    pub dir: PathBuf,
-    /// The settings file that was read.
-    pub env_path: PathBuf,
-    pub env: EnvFile,
-}
 
 /// Where tmpl keeps things for one project.
 #[derive(Debug, Clone)]
@@ -68,6 +46,11 @@ impl Dirs {
 }
 
 impl Dirs {
+    /// Does this user have files for the project `slug` (an interrupted `up` leaves them)?
+    pub fn has_files_for(&self, slug: &str) -> bool {
+        !crate::gone::gone(&self.state.join(slug)) || !crate::gone::gone(&self.cache.join(slug))
+    }
+
     /// tmpl's state and cache folders are the person's alone: they hold keys, inventories
     /// and the paths of every project, and on a shared host another person must not read them.
     /// Tightened where an older tmpl or a umask left them open (every command does it, and
@@ -83,43 +66,6 @@ impl Dirs {
             }
         }
     }
-}
-
-/// Why no project was found: the folders searched, for the error message.
-#[derive(Debug)]
-pub struct NotFound {
-    pub looked_in: Vec<PathBuf>,
-}
-
-/// Does this `.env` set at least one tmpl key?
-pub fn has_tmpl_settings(env: &EnvFile) -> bool {
-    env.entries.iter().any(|e| keys::is_tmpl_key(&e.key))
-}
-
-/// Finds the project from `start` upward.
-pub fn discover(start: &Path, home: Option<&Path>) -> Result<Project, NotFound> {
-    let mut looked_in = Vec::new();
-    for dir in start.ancestors() {
-        let at_home = home.is_some_and(|h| dir == h);
-        if at_home && dir != start {
-            break;
-        }
-        looked_in.push(dir.to_owned());
-        let path = dir.join(".env");
-        if let Ok(env) = EnvFile::read(&path) {
-            if has_tmpl_settings(&env) {
-                return Ok(Project {
-                    dir: dir.to_owned(),
-                    env_path: path,
-                    env,
-                });
-            }
-        }
-        if at_home {
-            break;
-        }
-    }
-    Err(NotFound { looked_in })
 }
 
 pub fn identity(dir: &Path, name_override: Option<&str>, dirs: &Dirs) -> Identity {
@@ -155,6 +101,7 @@ pub fn identity_of(dir: &Path, name_override: Option<&str>, dirs: &Dirs, uid: u3
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::project::folder::*;
 
     #[test]
     fn same_folder_name_different_paths_get_different_slugs() {

@@ -1,5 +1,5 @@
 //! Things tmpl made that no project owns any more. Each driver finds its own (domains,
-//! volumes, containers, networks: see `backend::Driver::leftovers`); this module adds tmpl's
+//! volumes, containers, networks: see `driver::Driver::leftovers`); this module adds tmpl's
 //! own files: records of projects and approvals whose folder is gone, stale locks and dead
 //! ssh control sockets. `tmpl doctor` lists them; `tmpl gc` removes them.
 //!
@@ -9,12 +9,11 @@
 //! - a folder is gone when looking it up says "not found": "permission denied" proves
 //!   nothing. A stopped guest of a living project is never touched.
 
-use crate::backend::{Leftover, Registry};
-use crate::config::InfraType;
+use crate::driver::{Leftover, Registry};
+use crate::gone::gone;
 use crate::project::Dirs;
 use anyhow::Result;
 use serde::Serialize;
-use std::path::Path;
 
 /// A leftover and who removes it.
 #[derive(Debug, Clone, Serialize)]
@@ -25,19 +24,20 @@ pub struct Found {
     pub owner: Owner,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Owner {
-    Driver(InfraType),
+    /// The driver of that name.
+    Driver(&'static str),
     Local(Local),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Local {
     ProjectRecord,
     Approval,
     Lock,
     ControlSocket,
-    FenceTable,
+    FenceTable(crate::fence::Holder),
 }
 
 impl Local {
@@ -47,24 +47,9 @@ impl Local {
             Local::Approval => "approval",
             Local::Lock => "lock file",
             Local::ControlSocket => "ssh control socket",
-            Local::FenceTable => "network fence",
+            Local::FenceTable(_) => "network fence",
         }
     }
-}
-
-/// Is `path` provably gone? Only "not found" says so: "permission denied" (another user's
-/// home, say) proves nothing, and what cannot be proven gone is never removed.
-pub fn gone(path: &Path) -> bool {
-    gone_by(std::fs::symlink_metadata(path))
-}
-
-fn gone_by(stat: std::io::Result<std::fs::Metadata>) -> bool {
-    matches!(stat, Err(e) if e.kind() == std::io::ErrorKind::NotFound)
-}
-
-/// Does this user have files for the project `slug` (an interrupted `up` leaves them)?
-pub fn mine(dirs: &Dirs, slug: &str) -> bool {
-    !gone(&dirs.state.join(slug)) || !gone(&dirs.cache.join(slug))
 }
 
 fn local(kind: Local, name: String, why: String) -> Found {
@@ -78,9 +63,9 @@ fn local(kind: Local, name: String, why: String) -> Found {
     }
 }
 
-fn local_leftovers(dirs: &Dirs, out: &mut Vec<Found>) {
+fn local_leftovers(registry: &Registry, dirs: &Dirs, out: &mut Vec<Found>) {
     let state_root = &dirs.state;
-    if let Ok(reg) = crate::projects::load(state_root) {
+    if let Ok(reg) = crate::project::list::load(state_root) {
         for (slug, e) in reg {
             if gone(&e.dir) {
                 let why = format!("folder {} is gone", e.dir.display());
@@ -108,10 +93,18 @@ fn local_leftovers(dirs: &Dirs, out: &mut Vec<Found>) {
             out.push(local(Local::Lock, e.path().display().to_string(), why));
         }
     }
-    for (table, why) in crate::fence::leftovers() {
-        // only what this user's state names
-        if why.contains(&*state_root.to_string_lossy()) {
-            out.push(local(Local::FenceTable, table, why));
+    let mut holders: Vec<crate::fence::Holder> = Vec::new();
+    for h in registry.all().map(|d| d.fence_holder()) {
+        if !holders.contains(&h) {
+            holders.push(h);
+        }
+    }
+    for h in holders {
+        for (table, why) in crate::fence::leftovers(h) {
+            // only what this user's state names
+            if why.contains(&*state_root.to_string_lossy()) {
+                out.push(local(Local::FenceTable(h), table, why));
+            }
         }
     }
     if !crate::ssh::control_dir().exists() {
@@ -135,39 +128,29 @@ fn local_leftovers(dirs: &Dirs, out: &mut Vec<Found>) {
 pub fn find(registry: &Registry, dirs: &Dirs) -> Vec<Found> {
     let mut out = Vec::new();
     for d in registry.all() {
-        let owner = Owner::Driver(d.infra_type());
+        let owner = Owner::Driver(d.name());
         out.extend(
             d.leftovers(dirs)
                 .into_iter()
                 .map(|leftover| Found { leftover, owner }),
         );
     }
-    local_leftovers(dirs, &mut out);
+    local_leftovers(registry, dirs, &mut out);
     out
 }
 
 pub fn remove(f: &Found, registry: &Registry, dirs: &Dirs) -> Result<()> {
     let name = &f.leftover.name;
     match f.owner {
-        Owner::Driver(t) => registry.driver(t).remove_leftover(&f.leftover)?,
-        Owner::Local(Local::ProjectRecord) => crate::projects::forget(&dirs.state, name)?,
+        Owner::Driver(name) => {
+            if let Some(d) = registry.get(name) {
+                d.remove_leftover(&f.leftover)?
+            }
+        }
+        Owner::Local(Local::ProjectRecord) => crate::project::list::forget(&dirs.state, name)?,
         Owner::Local(Local::Approval) => std::fs::remove_dir_all(name)?,
         Owner::Local(Local::Lock | Local::ControlSocket) => std::fs::remove_file(name)?,
-        Owner::Local(Local::FenceTable) => crate::fence::remove_table(name)?,
+        Owner::Local(Local::FenceTable(holder)) => crate::fence::remove_table(name, holder)?,
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_not_found_is_gone() {
-        use std::io::{Error, ErrorKind};
-        assert!(gone_by(Err(Error::from(ErrorKind::NotFound))));
-        assert!(!gone_by(Err(Error::from(ErrorKind::PermissionDenied))));
-        assert!(!gone(Path::new("/")));
-        assert!(gone(Path::new("/tmpl-surely-not-here/x")));
-    }
 }

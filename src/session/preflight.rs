@@ -2,8 +2,8 @@
 //! memory and CPUs asked for, there is disk space, the image exists. Each failure is a clear
 //! error and nothing has been made yet.
 
-use crate::backend::Needs;
-use crate::config::{Config, InfraType, Protocol};
+use crate::config::{Config, Protocol};
+use crate::driver::Needs;
 use crate::error::{ExitStatus, Failure};
 use crate::process::Cmd;
 use anyhow::Result;
@@ -100,20 +100,6 @@ pub fn resources_fit(config: &Config, mem_mib: u64, cpus: u64) -> Vec<String> {
     out
 }
 
-/// Free GiB on the file system holding `dir` (its nearest existing ancestor).
-pub fn free_gib(dir: &Path) -> Option<u64> {
-    let existing = dir.ancestors().find(|d| d.exists())?;
-    let out = Cmd::new("df").args(["-Pk"]).arg(existing).read().ok()?;
-    let kib: u64 = out
-        .lines()
-        .nth(1)?
-        .split_whitespace()
-        .nth(3)?
-        .parse()
-        .ok()?;
-    Some(kib / (1024 * 1024))
-}
-
 /// The space a new guest needs now in `dir`: disks are thin (qcow2 overlays, container
 /// layers), so a small margin plus the image when it is still to be imported; a warning says
 /// when DISK could not fit.
@@ -121,9 +107,10 @@ pub fn disk_space(
     config: &Config,
     dir: &Path,
     image_bytes: Option<u64>,
+    disk_grows: bool,
 ) -> (Vec<String>, Vec<String>) {
     let need = 1 + image_bytes.unwrap_or(0).div_ceil(1 << 30);
-    let Some(free) = free_gib(dir) else {
+    let Some(free) = crate::host::free_gib(dir) else {
         return (vec![], vec![]);
     };
     let dir = dir.display();
@@ -133,7 +120,7 @@ pub fn disk_space(
         errors.push(format!(
             "only {free} GiB free under {dir}; creating the guest needs about {need} GiB"
         ));
-    } else if config.infra_type == InfraType::Vm && free < u64::from(config.disk_gib) {
+    } else if disk_grows && free < u64::from(config.disk_gib) {
         warnings.push(format!(
             "DISK={} GiB but only {free} GiB free under {dir}: the guest's disk can fill the host",
             config.disk_gib
@@ -144,7 +131,7 @@ pub fn disk_space(
 
 /// Runs every check for a guest about to be created (`creating`) or started, with what its
 /// driver says it needs.
-pub fn check(loaded: &crate::context::Loaded, needs: &Needs, creating: bool) -> Result<()> {
+pub fn check(loaded: &crate::project::Loaded, needs: &Needs, creating: bool) -> Result<()> {
     let config = &loaded.config;
     let image = needs.image_file.as_ref().filter(|_| creating);
     if let Some(file) = image {
@@ -161,7 +148,7 @@ pub fn check(loaded: &crate::context::Loaded, needs: &Needs, creating: bool) -> 
         let size = image
             .and_then(|f| std::fs::metadata(f).ok())
             .map(|m| m.len());
-        let (errors, warnings) = disk_space(config, dir, size);
+        let (errors, warnings) = disk_space(config, dir, size, needs.disk_grows);
         problems.extend(errors);
         for w in warnings {
             crate::ui::warn(w);
@@ -192,6 +179,7 @@ mod tests {
             &EnvFile::parse(Path::new(".env"), text),
             Path::new("/x"),
             false,
+            &crate::backend::builtin(),
         )
         .unwrap()
         .0
