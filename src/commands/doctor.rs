@@ -13,6 +13,7 @@ use crate::context::Ctx;
 use crate::error::{ExitStatus, Failure};
 use crate::{host, output};
 use anyhow::Result;
+use serde::Serialize;
 
 /// The checks for what a project needs, or for everything when there is no valid project.
 fn checks(ctx: &Ctx) -> Vec<Check> {
@@ -74,39 +75,66 @@ fn checks(ctx: &Ctx) -> Vec<Check> {
     out
 }
 
-pub fn run(ctx: &Ctx, args: &JsonArgs) -> Result<ExitStatus> {
-    let results = checks(ctx);
-    let healthy = results.iter().all(|c| c.ok || !c.required);
-    let leftovers = crate::leftovers::find(&ctx.registry, &ctx.dirs);
-    if args.json {
-        let v = serde_json::json!({ "ok": healthy, "checks": results, "leftovers": leftovers });
-        output::json(&v)?;
-    } else {
+/// What `--json` prints: the verdict, every check, every leftover.
+#[derive(Serialize)]
+struct Report {
+    ok: bool,
+    checks: Vec<Check>,
+    leftovers: Vec<crate::leftovers::Found>,
+}
+
+impl Report {
+    /// One line per check (and its fix under it), then the leftovers. The marks stand before
+    /// the table: a coloured one is longer than it looks, and would push its row out of line.
+    fn print(&self) {
         let s = output::Styled;
-        for c in &results {
-            let mark = match (c.ok, c.required) {
+        let mut marks = Vec::new();
+        let mut table = output::Table::new(&[]);
+        for c in &self.checks {
+            marks.push(match (c.ok, c.required) {
                 (true, _) => s.green("✓"),
                 (false, true) => s.red_bold("✗"),
                 (false, false) => s.yellow_bold("!"),
-            };
-            output::line(format!("{mark} {:<18} {}", c.name, c.detail));
+            });
+            table.row([c.name.clone(), c.detail.clone()]);
             if let Some(fix) = &c.fix {
-                output::line(format!("  {:<18} fix: {fix}", ""));
+                marks.push(" ".into());
+                table.row([String::new(), format!("fix: {fix}")]);
             }
         }
-        for f in &leftovers {
+        for f in &self.leftovers {
             let l = &f.leftover;
-            let mark = s.yellow_bold("!");
-            output::line(format!("{mark} leftover {} {} ({})", l.kind, l.name, l.why));
+            marks.push(s.yellow_bold("!"));
+            table.row([
+                "leftover".into(),
+                format!("{} {} ({})", l.kind, l.name, l.why),
+            ]);
         }
-        if !leftovers.is_empty() {
+        for (mark, line) in marks.iter().zip(table.lines()) {
+            output::line(format!("{mark} {line}").trim_end());
+        }
+        if !self.leftovers.is_empty() {
             output::line(format!(
                 "  `tmpl gc` removes the {} leftover(s)",
-                leftovers.len()
+                self.leftovers.len()
             ));
         }
     }
-    if healthy {
+}
+
+pub fn run(ctx: &Ctx, args: &JsonArgs) -> Result<ExitStatus> {
+    let checks = checks(ctx);
+    let report = Report {
+        ok: checks.iter().all(|c| c.ok || !c.required),
+        checks,
+        leftovers: crate::leftovers::find(&ctx.registry, &ctx.dirs),
+    };
+    if args.json {
+        output::json(&report)?;
+    } else {
+        report.print();
+    }
+    if report.ok {
         return Ok(ExitStatus::Success);
     }
     Err(

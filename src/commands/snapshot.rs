@@ -116,21 +116,22 @@ pub fn recover(backend: &dyn Backend) -> Result<()> {
 fn list(backend: &dyn Backend, json: bool) -> Result<ExitStatus> {
     let snaps = backend.snapshots()?;
     if json {
-        crate::output::json(&serde_json::to_value(&snaps)?)?;
+        crate::output::json(&snaps)?;
         return Ok(ExitStatus::Success);
     }
     if snaps.is_empty() {
         ui::info("no snapshots: `tmpl snapshot save NAME` takes one");
         return Ok(ExitStatus::Success);
     }
-    crate::output::line(format!("{:<24} {:<22} SIZE", "NAME", "TAKEN"));
-    for s in snaps {
+    let mut table = crate::output::Table::new(&["NAME", "TAKEN", "SIZE"]);
+    for s in &snaps {
         let size = s
             .size_bytes
             .map(|b| format!("{:.1} MiB", b as f64 / 1048576.0))
             .unwrap_or_else(|| "-".into());
-        crate::output::line(format!("{:<24} {:<22} {size}", s.name, s.created));
+        table.row([s.name.clone(), s.created.to_string(), size]);
     }
+    table.print();
     Ok(ExitStatus::Success)
 }
 
