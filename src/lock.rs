@@ -15,7 +15,6 @@ use crate::error::{ExitStatus, Failure};
 use anyhow::{Context as _, Result};
 use std::fs::File;
 use std::io::{Read, Seek, Write};
-use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -27,20 +26,17 @@ pub struct Lock {
     pub path: PathBuf,
 }
 
+/// Takes the lock on `f` if nobody holds it, without waiting.
 fn try_flock(f: &File) -> std::io::Result<bool> {
-    // SAFETY: flock on a descriptor we own.
-    let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc == 0 {
-        return Ok(true);
-    }
-    let err = std::io::Error::last_os_error();
-    if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
-        Ok(false)
-    } else {
-        Err(err)
+    use rustix::fs::{flock, FlockOperation};
+    match flock(f, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(true),
+        Err(rustix::io::Errno::WOULDBLOCK) => Ok(false),
+        Err(e) => Err(e.into()),
     }
 }
 
+/// std opens every file with O_CLOEXEC: the lock is never inherited by a child.
 fn open(path: &Path) -> Result<File> {
     if let Some(d) = path.parent() {
         std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
@@ -122,9 +118,17 @@ impl Lock {
 
     /// Whether nobody holds the lock at `path` right now (for leftovers).
     pub fn try_now(path: &Path) -> bool {
-        open(path)
-            .map(|f| try_flock(&f).unwrap_or(false))
-            .unwrap_or(false)
+        matches!(Self::try_at(path), Ok(Some(_)))
+    }
+
+    /// The lock at `path` if nobody holds it, without waiting: for a process that must be
+    /// the only one of its kind, and holds it as long as it runs.
+    pub fn try_at(path: &Path) -> Result<Option<Lock>> {
+        let f = open(path)?;
+        Ok(try_flock(&f)?.then(|| Lock {
+            _file: f,
+            path: path.to_owned(),
+        }))
     }
 }
 
@@ -187,6 +191,20 @@ mod tests {
         );
         drop(first);
         Lock::acquire(dir.path(), "p", "project p", false).unwrap();
+    }
+
+    #[test]
+    fn a_child_that_outlives_the_holder_does_not_keep_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = Lock::path_for(dir.path(), "p");
+        let held = Lock::try_at(&path).unwrap().expect("nobody holds it yet");
+        assert!(Lock::try_at(&path).unwrap().is_none(), "held once at a time");
+        let mut child = std::process::Command::new("sleep").arg("5").spawn().unwrap();
+        drop(held);
+        let free = Lock::try_now(&path);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(free, "the child inherited the lock");
     }
 
     #[test]

@@ -396,22 +396,9 @@ fn start_refresher(state_dir: &Path) {
 
 /// The refresher's loop: re-resolve every `REFRESH` while the table exists.
 pub fn refresh_loop(state_dir: &Path) -> Result<()> {
-    let lock_path = state_dir.join("fence-refresh.lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)?;
-    // SAFETY: flock on an fd we own
-    if unsafe {
-        libc::flock(
-            std::os::fd::AsRawFd::as_raw_fd(&file),
-            libc::LOCK_EX | libc::LOCK_NB,
-        )
-    } != 0
-    {
-        return Ok(());
-    }
+    let Some(_only_one) = crate::lock::Lock::try_at(&state_dir.join("fence-refresh.lock"))? else {
+        return Ok(()); // another refresher runs
+    };
     loop {
         std::thread::sleep(REFRESH);
         let Ok(text) = std::fs::read_to_string(state_dir.join("fence-names.json")) else {
