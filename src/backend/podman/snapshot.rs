@@ -45,7 +45,8 @@ impl Podman {
                 }
                 out.push(Snapshot {
                     name: name.to_owned(),
-                    created: crate::lock::format_utc(image.created.max(0) as u64),
+                    created: jiff::Timestamp::from_second(image.created)
+                        .unwrap_or(jiff::Timestamp::UNIX_EPOCH),
                     size_bytes: u64::try_from(image.size).ok(),
                 });
             }
