@@ -14,6 +14,7 @@ pub mod error;
 pub mod fence;
 pub mod host;
 pub mod interrupt;
+pub mod ip;
 pub mod leftovers;
 pub mod lock;
 pub mod output;

@@ -155,20 +155,12 @@ pub fn holder_for(infra: InfraType) -> Holder {
     }
 }
 
-/// The host's own addresses, every interface's (`ip -o address`).
+/// The host's own addresses, every interface's.
 fn host_addrs() -> Vec<std::net::IpAddr> {
-    let Ok(text) = Cmd::new("ip").args(["-o", "address", "show"]).read() else {
-        return Vec::new();
-    };
-    let mut out: Vec<std::net::IpAddr> = text
-        .lines()
-        .filter_map(|l| {
-            let mut w = l
-                .split_whitespace()
-                .skip_while(|w| *w != "inet" && *w != "inet6");
-            w.next()?;
-            w.next()?.split('/').next()?.parse().ok()
-        })
+    let mut out: Vec<std::net::IpAddr> = crate::ip::links(None)
+        .iter()
+        .flat_map(|l| &l.addr_info)
+        .filter_map(|a| a.local)
         .collect();
     out.sort();
     out.dedup();
