@@ -5,6 +5,7 @@
 //! operations that change the VM start Vagrant; the live state comes from libvirt.
 
 pub mod checks;
+mod cloud_config;
 pub mod driver;
 mod first_boot;
 pub mod image;
@@ -18,6 +19,7 @@ pub mod render;
 mod snapshot;
 pub mod virsh;
 pub mod virtiofs;
+mod xml;
 
 pub use driver::VagrantDriver;
 
