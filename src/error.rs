@@ -141,7 +141,7 @@ pub fn report(err: &anyhow::Error) -> u8 {
             if let Some(h) = &f.hint {
                 out.push_str(&format!("{} {h}\n", ui.cyan_bold("hint:")));
             }
-            eprint!("{out}");
+            crate::ui::raw(out);
             f.code.code()
         }
         None => {
@@ -155,7 +155,7 @@ pub fn report(err: &anyhow::Error) -> u8 {
             for cause in chain {
                 out.push_str(&format!("{} {}\n", ui.bold("caused by:"), safe(cause)));
             }
-            eprint!("{out}");
+            crate::ui::raw(out);
             ExitStatus::Failure.code()
         }
     }

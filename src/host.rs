@@ -102,18 +102,12 @@ fn version_flag(program: &str) -> &'static str {
     }
 }
 
-/// Free GiB on the file system holding `dir` (its nearest existing ancestor).
+/// Free GiB on the file system holding `dir` (its nearest existing ancestor): what an
+/// ordinary user may still write there, as df's "Available".
 pub fn free_gib(dir: &std::path::Path) -> Option<u64> {
     let existing = dir.ancestors().find(|d| d.exists())?;
-    let out = Cmd::new("df").args(["-Pk"]).arg(existing).read().ok()?;
-    let kib: u64 = out
-        .lines()
-        .nth(1)?
-        .split_whitespace()
-        .nth(3)?
-        .parse()
-        .ok()?;
-    Some(kib / (1024 * 1024))
+    let fs = rustix::fs::statvfs(existing).ok()?;
+    Some(fs.f_bavail.saturating_mul(fs.f_frsize) >> 30)
 }
 
 #[cfg(test)]

@@ -52,14 +52,14 @@ fn on_signal(sig: i32) {
             libc::kill(-pgid, sig);
         }
     }
-    if first && !crate::ui::quiet() {
+    if first {
         let names: Vec<&str> = children.iter().map(|(_, n)| n.as_str()).collect();
         let what = if names.is_empty() {
             "stopping at the next step".to_owned()
         } else {
             format!("waiting for `{}` to clean up", names.join("`, `"))
         };
-        eprintln!("tmpl: interrupted; {what}");
+        crate::ui::info(format!("tmpl: interrupted; {what}"));
     }
 }
 

@@ -19,6 +19,7 @@ pub mod fence;
 pub mod gone;
 pub mod host;
 pub mod interrupt;
+pub mod ip;
 pub mod lock;
 pub mod output;
 pub mod person;

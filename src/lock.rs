@@ -15,9 +15,8 @@ use crate::error::{ExitStatus, Failure};
 use anyhow::{Context as _, Result};
 use std::fs::File;
 use std::io::{Read, Seek, Write};
-use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// How long a second operation waits before giving up, without `--wait`.
 const BRIEF: Duration = Duration::from_secs(3);
@@ -27,20 +26,17 @@ pub struct Lock {
     pub path: PathBuf,
 }
 
+/// Takes the lock on `f` if nobody holds it, without waiting.
 fn try_flock(f: &File) -> std::io::Result<bool> {
-    // SAFETY: flock on a descriptor we own.
-    let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc == 0 {
-        return Ok(true);
-    }
-    let err = std::io::Error::last_os_error();
-    if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
-        Ok(false)
-    } else {
-        Err(err)
+    use rustix::fs::{flock, FlockOperation};
+    match flock(f, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(true),
+        Err(rustix::io::Errno::WOULDBLOCK) => Ok(false),
+        Err(e) => Err(e.into()),
     }
 }
 
+/// std opens every file with O_CLOEXEC: the lock is never inherited by a child.
 fn open(path: &Path) -> Result<File> {
     if let Some(d) = path.parent() {
         std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
@@ -122,40 +118,24 @@ impl Lock {
 
     /// Whether nobody holds the lock at `path` right now (for leftovers).
     pub fn try_now(path: &Path) -> bool {
-        open(path)
-            .map(|f| try_flock(&f).unwrap_or(false))
-            .unwrap_or(false)
+        matches!(Self::try_at(path), Ok(Some(_)))
+    }
+
+    /// The lock at `path` if nobody holds it, without waiting: for a process that must be
+    /// the only one of its kind, and holds it as long as it runs.
+    pub fn try_at(path: &Path) -> Result<Option<Lock>> {
+        let f = open(path)?;
+        Ok(try_flock(&f)?.then(|| Lock {
+            _file: f,
+            path: path.to_owned(),
+        }))
     }
 }
 
-/// `2026-11-21T23:04:10Z`, without a date crate.
-pub fn now_utc() -> String {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    format_utc(secs)
-}
-
-pub fn format_utc(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // civil_from_days (Howard Hinnant)
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+/// Now, to the second: `2026-11-21T23:04:10Z` when printed.
+pub fn now_utc() -> jiff::Timestamp {
+    jiff::Timestamp::from_second(jiff::Timestamp::now().as_second())
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
 }
 
 #[cfg(test)]
@@ -163,10 +143,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn formats_utc() {
-        assert_eq!(format_utc(0), "1970-01-01T00:00:00Z");
-        assert_eq!(format_utc(1_795_302_960), "2026-11-21T23:16:00Z");
-        assert_eq!(format_utc(951_782_400), "2000-02-29T00:00:00Z");
+    fn the_holder_is_noted_with_the_second_it_took_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = Lock::acquire(dir.path(), "p", "project p", false).unwrap();
+        let note = std::fs::read_to_string(&lock.path).unwrap();
+        let since = note.split(" since ").nth(1).unwrap();
+        // RFC 3339 in UTC, whole seconds: `2026-11-21T23:04:10Z`
+        assert_eq!(since.len(), 20, "{note}");
+        assert!(since.ends_with('Z'), "{note}");
+        let t: jiff::Timestamp = since.parse().unwrap();
+        assert!((jiff::Timestamp::now() - t).get_seconds() < 60);
     }
 
     #[test]
@@ -187,6 +173,26 @@ mod tests {
         );
         drop(first);
         Lock::acquire(dir.path(), "p", "project p", false).unwrap();
+    }
+
+    #[test]
+    fn a_child_that_outlives_the_holder_does_not_keep_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = Lock::path_for(dir.path(), "p");
+        let held = Lock::try_at(&path).unwrap().expect("nobody holds it yet");
+        assert!(
+            Lock::try_at(&path).unwrap().is_none(),
+            "held once at a time"
+        );
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        drop(held);
+        let free = Lock::try_now(&path);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(free, "the child inherited the lock");
     }
 
     #[test]

@@ -73,7 +73,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_runtime_folder_of_someone_else_or_open_to_all_is_refused() {
+    fn a_runtime_folder_open_to_all_or_behind_a_link_is_refused() {
         let t = tempfile::tempdir().unwrap();
         let mine = t.path().join("rt");
         {
@@ -96,14 +96,21 @@ mod tests {
         assert!(owned_private_dir(&link)
             .unwrap_err()
             .contains("not a folder"));
-        if !is_root() {
-            return;
-        }
-        let theirs = t.path().join("theirs");
-        std::fs::create_dir(&theirs).unwrap();
-        std::os::unix::fs::chown(&theirs, Some(12345), None).unwrap();
-        assert!(owned_private_dir(&theirs)
-            .unwrap_err()
-            .contains("uid 12345"));
+    }
+
+    #[test]
+    fn a_runtime_folder_of_someone_else_is_refused() {
+        // only root can give a folder away; anyone else finds one of root's
+        let t = tempfile::tempdir().unwrap();
+        let (theirs, owner) = if is_root() {
+            let theirs = t.path().join("theirs");
+            std::fs::create_dir(&theirs).unwrap();
+            std::os::unix::fs::chown(&theirs, Some(12345), None).unwrap();
+            (theirs, 12345)
+        } else {
+            (std::path::PathBuf::from("/"), 0)
+        };
+        let err = owned_private_dir(&theirs).unwrap_err();
+        assert!(err.contains(&format!("belongs to uid {owner},")), "{err}");
     }
 }

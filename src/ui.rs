@@ -99,6 +99,54 @@ pub fn info(msg: impl AsRef<str>) {
     }
 }
 
+/// Text that must reach the person even under `-q` (an error report, what they are asked to
+/// approve), written as it is: the caller ends its lines.
+pub fn raw(text: impl AsRef<str>) {
+    eprint!("{}", text.as_ref());
+}
+
+/// A line that must reach the person even under `-q`.
+pub fn raw_line(line: impl AsRef<str>) {
+    eprintln!("{}", line.as_ref());
+}
+
+/// `+ vagrant up`, dimmed, for `--verbose`: the command tmpl is about to run.
+pub fn command(display: impl AsRef<str>) {
+    if verbose() {
+        eprintln!("{}", Ui.dim(&format!("+ {}", display.as_ref())));
+    }
+}
+
+/// A line a child printed, indented under the step that runs it.
+pub fn child_line(line: impl AsRef<str>) {
+    if !quiet() {
+        clear_progress();
+        eprintln!("{}    {}", elapsed_prefix(), line.as_ref());
+    }
+}
+
+/// Whether a progress state is painted on the line now, to be cleared before the next line.
+static PAINTED: AtomicBool = AtomicBool::new(false);
+
+/// A state of a child's progress bar, painted over the last one on a terminal. Elsewhere
+/// nothing: a log keeps only the final state, which comes as a line of its own.
+pub fn progress(text: impl AsRef<str>) {
+    let term = console::Term::stderr();
+    if quiet() || !term.is_term() {
+        return;
+    }
+    if term.clear_line().is_ok() && term.write_str(&format!("    {}", text.as_ref())).is_ok() {
+        PAINTED.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Wipes a painted progress state, so the next line starts clean.
+pub fn clear_progress() {
+    if PAINTED.swap(false, Ordering::Relaxed) {
+        let _ = console::Term::stderr().clear_line();
+    }
+}
+
 /// A step of a long operation: `==> creating ... (12.3s)` when it ends. On a terminal the
 /// start line is shown too, so a user sees what tmpl is waiting for.
 pub struct Step {

@@ -27,6 +27,51 @@ fn timed(p: &Project, args: &[&str]) -> f64 {
     s
 }
 
+/// Runs tmpl and kills it (`kill -9`) as soon as `ready` says so.
+fn killed_when(p: &Project, args: &[&str], mut ready: impl FnMut() -> bool) {
+    use std::os::unix::process::CommandExt;
+    let mut child = p
+        .cmd(args)
+        .process_group(0)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // polled often: the moment lasts a fraction of a second
+    let start = Instant::now();
+    let seen = loop {
+        if ready() {
+            break true;
+        }
+        if child.try_wait().unwrap().is_some() || start.elapsed().as_secs() > 120 {
+            break false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    // SAFETY: signalling the process group this test created
+    unsafe {
+        libc::kill(-(child.id() as i32), libc::SIGKILL);
+    }
+    let code = child.wait().unwrap().code();
+    assert!(
+        seen,
+        "tmpl {args:?} ended ({code:?}) before the moment came"
+    );
+    assert_eq!(code, None, "killed");
+}
+
+/// What the next command says about the restore it found cut short.
+fn recovered(p: &Project) -> String {
+    let out = p.run(&["up"]);
+    assert!(out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        said.contains("the interrupted restore of snapshot `one`"),
+        "says what it found: {said}"
+    );
+    said
+}
+
 #[test]
 #[cfg_attr(
     not(feature = "e2e"),
@@ -107,21 +152,36 @@ fn a_container_goes_back_and_the_project_folder_stays() {
         1,
         "no container left aside"
     );
-    // and kill -9 in the middle: the next command finishes or undoes it, and says which
+    // and kill -9 in the middle: the next command finishes or undoes it, and says which.
+    // Early, once the restore has noted what it does: the old container is kept
     p.sh("echo four > /root/marker");
-    let (code, _) = signal_at(
-        &p,
-        &["snapshot", "restore", "one"],
-        "==> restoring snapshot",
-        libc::SIGKILL,
+    let slug = p.slug();
+    let journal = p
+        .xdg()
+        .join("state/tmpl")
+        .join(&slug)
+        .join("snapshot-restore");
+    killed_when(&p, &["snapshot", "restore", "one"], || journal.exists());
+    let said = recovered(&p);
+    assert!(said.contains("was undone"), "{said}");
+    assert_eq!(
+        p.sh("cat /root/marker"),
+        "four",
+        "the old container, as it says"
     );
-    assert_eq!(code, None);
-    let out = p.run(&["up"]);
-    assert!(out.status.success());
-    let marker = p.sh("cat /root/marker");
-    assert!(marker == "one" || marker == "four", "{marker}");
-    assert_eq!(podman_labelled(&p.slug()).len(), 1, "exactly one container");
-    p.ok(&["snapshot", "restore", "one"]);
+    assert_eq!(podman_labelled(&slug).len(), 1, "exactly one container");
+    // late, once the new container is made beside the old one set aside: the new one is kept
+    killed_when(&p, &["snapshot", "restore", "one"], || {
+        podman_labelled(&slug).len() == 2
+    });
+    let said = recovered(&p);
+    assert!(said.contains("had made the new container"), "{said}");
+    assert_eq!(
+        p.sh("cat /root/marker"),
+        "one",
+        "the new container, as it says"
+    );
+    assert_eq!(podman_labelled(&slug).len(), 1, "exactly one container");
 
     // a deleted snapshot leaves the container that runs from it alone
     p.ok(&["snapshot", "delete", "one"]);

@@ -26,6 +26,7 @@ const LAYERS: &[(&[&str], bool)] = &[
             "gone",
             "host",
             "interrupt",
+            "ip",
             "lock",
             "output",
             "person",

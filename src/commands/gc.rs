@@ -13,10 +13,12 @@ pub fn run(ctx: &Ctx, args: &GcArgs) -> Result<ExitStatus> {
         ui::info("no leftovers");
         return Ok(ExitStatus::Success);
     }
+    let mut table = output::Table::new(&[]);
     for f in &found {
         let l = &f.leftover;
-        output::line(format!("{:<18} {}  ({})", l.kind, l.name, l.why));
+        table.row([l.kind.clone(), l.name.clone(), format!("({})", l.why)]);
     }
+    table.print();
     if !args.yes {
         if !ui::interactive() {
             return Err(

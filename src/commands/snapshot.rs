@@ -39,20 +39,21 @@ pub fn run(ctx: &Ctx, args: &SnapshotArgs) -> Result<ExitStatus> {
 
 fn list(snaps: &[Snapshot], json: bool) -> Result<ExitStatus> {
     if json {
-        crate::output::json(&serde_json::to_value(snaps)?)?;
+        crate::output::json(&snaps)?;
         return Ok(ExitStatus::Success);
     }
     if snaps.is_empty() {
         ui::info("no snapshots: `tmpl snapshot save NAME` takes one");
         return Ok(ExitStatus::Success);
     }
-    crate::output::line(format!("{:<24} {:<22} SIZE", "NAME", "TAKEN"));
+    let mut table = crate::output::Table::new(&["NAME", "TAKEN", "SIZE"]);
     for s in snaps {
         let size = s
             .size_bytes
             .map(|b| format!("{:.1} MiB", b as f64 / 1048576.0))
             .unwrap_or_else(|| "-".into());
-        crate::output::line(format!("{:<24} {:<22} {size}", s.name, s.created));
+        table.row([s.name.clone(), s.created.to_string(), size]);
     }
+    table.print();
     Ok(ExitStatus::Success)
 }

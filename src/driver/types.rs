@@ -85,8 +85,8 @@ pub struct Needs {
 #[derive(Debug, Clone, Serialize)]
 pub struct Snapshot {
     pub name: String,
-    /// When it was taken, UTC (`2026-12-02T04:10:00Z`).
-    pub created: String,
+    /// When it was taken, to the second: `2026-12-02T04:10:00Z` in JSON and tables.
+    pub created: jiff::Timestamp,
     /// What it takes on the host, when the tool underneath says.
     pub size_bytes: Option<u64>,
 }

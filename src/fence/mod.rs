@@ -169,20 +169,12 @@ fn may_enforce(holder: Holder) -> Result<(), (String, String)> {
     Ok(())
 }
 
-/// The host's own addresses, every interface's (`ip -o address`).
+/// The host's own addresses, every interface's.
 fn host_addrs() -> Vec<std::net::IpAddr> {
-    let Ok(text) = Cmd::new("ip").args(["-o", "address", "show"]).read() else {
-        return Vec::new();
-    };
-    let mut out: Vec<std::net::IpAddr> = text
-        .lines()
-        .filter_map(|l| {
-            let mut w = l
-                .split_whitespace()
-                .skip_while(|w| *w != "inet" && *w != "inet6");
-            w.next()?;
-            w.next()?.split('/').next()?.parse().ok()
-        })
+    let mut out: Vec<std::net::IpAddr> = crate::ip::links(None)
+        .iter()
+        .flat_map(|l| &l.addr_info)
+        .filter_map(|a| a.local)
         .collect();
     out.sort();
     out.dedup();
@@ -411,22 +403,9 @@ fn start_refresher(state_dir: &Path) {
 /// The refresher's loop: re-resolve every `REFRESH` while the table exists. `holders`: the
 /// places the drivers hold fences in, one of which the record names.
 pub fn refresh_loop(state_dir: &Path, holders: &[Holder]) -> Result<()> {
-    let lock_path = state_dir.join("fence-refresh.lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)?;
-    // SAFETY: flock on an fd we own
-    if unsafe {
-        libc::flock(
-            std::os::fd::AsRawFd::as_raw_fd(&file),
-            libc::LOCK_EX | libc::LOCK_NB,
-        )
-    } != 0
-    {
-        return Ok(());
-    }
+    let Some(_only_one) = crate::lock::Lock::try_at(&state_dir.join("fence-refresh.lock"))? else {
+        return Ok(()); // another refresher runs
+    };
     loop {
         std::thread::sleep(REFRESH);
         let Ok(text) = std::fs::read_to_string(state_dir.join("fence-names.json")) else {

@@ -107,7 +107,7 @@ pub fn allocate(
     let subnet = match wanted {
         Some(w) => w,
         None => {
-            let mut used = routes();
+            let mut used = crate::ip::v4_routes();
             used.extend(recorded_elsewhere(state_root, state_dir));
             pick(kind, slug, &used)
         }
@@ -142,27 +142,6 @@ pub fn pick(kind: Kind, slug: &str, used: &[Ipv4Net]) -> Ipv4Net {
         .find(|n| !used.iter().any(|u| u.contains(n) || n.contains(u)))
         // every /24 taken: 254 guests of one kind on one host; libvirt or Podman then says so
         .unwrap_or_else(|| Ipv4Net::new(Ipv4Addr::new(10, second, 1, 0), 24).expect("24"))
-}
-
-/// The host's IPv4 routes, as networks (its LAN, libvirt's and Podman's bridges, VPNs).
-fn routes() -> Vec<Ipv4Net> {
-    let Ok(out) = crate::process::Cmd::new("ip")
-        .args(["-4", "route", "show"])
-        .read()
-    else {
-        return Vec::new();
-    };
-    out.lines()
-        .filter_map(|l| l.split_whitespace().next())
-        .filter(|d| *d != "default")
-        .filter_map(|d| {
-            d.parse::<Ipv4Net>().ok().or_else(|| {
-                d.parse::<Ipv4Addr>()
-                    .ok()
-                    .map(|a| Ipv4Net::new(a, 32).expect("32"))
-            })
-        })
-        .collect()
 }
 
 /// The subnets other projects of this user have recorded (their guests may be stopped, so

@@ -105,9 +105,7 @@ impl Cmd {
     }
 
     fn expression(&self) -> duct::Expression {
-        if ui::verbose() {
-            eprintln!("{}", ui::Ui::stderr().dim(&format!("+ {}", self.display())));
-        }
+        ui::command(self.display());
         let mut e = duct::cmd(&self.program, &self.args);
         for (k, v) in &self.env {
             e = e.env(k, v);
@@ -212,8 +210,6 @@ impl Cmd {
             .map(|p| crate::interrupt::register(*p, &self.program()));
         let mut lines = BufReader::new(&reader);
         let mut buf = Vec::new();
-        let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
-        let mut repainting = false;
         loop {
             buf.clear();
             match lines.read_until(b'\n', &mut buf) {
@@ -232,20 +228,12 @@ impl Cmd {
                         .map(|p| crate::text::terminal_safe(&strip_erase(p)))
                         .collect();
                     let line = parts.pop().unwrap_or_default();
-                    if !ui::quiet() && tty {
-                        for p in &parts {
-                            eprint!("\r\x1b[K    {p}");
-                            repainting = true;
-                        }
+                    for p in &parts {
+                        ui::progress(p);
                     }
                     let line = line.trim_end();
-                    let hidden = ui::quiet() || (self.log.is_some() && is_trace_frame(line));
-                    if !hidden {
-                        if repainting {
-                            eprint!("\r\x1b[K");
-                            repainting = false;
-                        }
-                        eprintln!("{}    {line}", ui::elapsed_prefix());
+                    if !(self.log.is_some() && is_trace_frame(line)) {
+                        ui::child_line(line);
                     }
                     each(line);
                 }
@@ -258,9 +246,7 @@ impl Cmd {
     /// Replaces tmpl with the command (attached to tmpl's terminal); returns only on failure.
     pub fn exec(&self) -> anyhow::Error {
         use std::os::unix::process::CommandExt;
-        if ui::verbose() {
-            eprintln!("{}", ui::Ui::stderr().dim(&format!("+ {}", self.display())));
-        }
+        ui::command(self.display());
         let mut c = std::process::Command::new(&self.program);
         c.args(&self.args);
         for (k, v) in &self.env {
@@ -293,12 +279,7 @@ impl Cmd {
                 Ok(())
             });
         }
-        if ui::verbose() {
-            eprintln!(
-                "{}",
-                ui::Ui::stderr().dim(&format!("+ {} &", self.display()))
-            );
-        }
+        ui::command(format!("{} &", self.display()));
         let _ = c.spawn();
     }
 

@@ -5,21 +5,40 @@
 use crate::config::{Config, Protocol};
 use crate::driver::Needs;
 use crate::error::{ExitStatus, Failure};
-use crate::process::Cmd;
 use anyhow::Result;
 use std::net::{SocketAddrV4, TcpListener, UdpSocket};
 use std::path::Path;
 
-/// Who listens on a TCP port, from `ss` when it can tell (`nginx (pid 812)`).
+/// Who listens on a TCP port (`nginx (pid 812)`): the listening sockets' inodes from the
+/// kernel's tables, then the process holding one. What `ss -ltnp` shows, read straight from
+/// /proc rather than from its text; a person sees only their own processes, as with ss.
 fn holder(port: u16) -> Option<String> {
-    let out = Cmd::new("ss")
-        .args(["-Hltnp", &format!("sport = :{port}")])
-        .read()
-        .ok()?;
-    let users = out.split("users:((").nth(1)?;
-    let name = users.split('"').nth(1)?;
-    let pid = users.split("pid=").nth(1)?.split(',').next()?;
-    Some(format!("{name} (pid {pid})"))
+    use procfs::net::TcpState;
+    use procfs::process::FDTarget;
+    let inodes: Vec<u64> = [procfs::net::tcp(), procfs::net::tcp6()]
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.state == TcpState::Listen && e.local_address.port() == port)
+        .map(|e| e.inode)
+        .collect();
+    if inodes.is_empty() {
+        return None;
+    }
+    procfs::process::all_processes()
+        .ok()?
+        .flatten()
+        .find(|p| {
+            p.fd().is_ok_and(|mut fds| {
+                fds.any(|fd| {
+                    matches!(fd.map(|f| f.target), Ok(FDTarget::Socket(i)) if inodes.contains(&i))
+                })
+            })
+        })
+        .map(|p| {
+            let name = p.stat().map(|s| s.comm).unwrap_or_else(|_| "?".into());
+            format!("{name} (pid {})", p.pid)
+        })
 }
 
 pub fn ports_free(config: &Config) -> Vec<String> {
@@ -199,8 +218,23 @@ mod tests {
             "{}",
             p[0]
         );
+        assert!(
+            p[0].contains(&format!("(pid {})", std::process::id())),
+            "names who holds it: {}",
+            p[0]
+        );
         drop(l);
         assert!(ports_free(&c).is_empty());
+    }
+
+    #[test]
+    fn free_space_is_read_where_the_folder_would_be() {
+        let t = tempfile::tempdir().unwrap();
+        let here = crate::host::free_gib(t.path()).unwrap();
+        assert_eq!(
+            crate::host::free_gib(&t.path().join("not/made/yet")),
+            Some(here)
+        );
     }
 
     #[test]

@@ -180,7 +180,7 @@ pub fn ensure(
     if interactive {
         crate::ui::warn(format!("{place} needs your approval before `tmpl {verb}`:"));
         for d in diff.iter().chain(&now.notes) {
-            eprintln!("  - {}", crate::text::terminal_safe(d));
+            crate::ui::raw_line(format!("  - {}", crate::text::terminal_safe(d)));
         }
         if crate::ui::confirm("Approve and go on?") {
             return promote(state_root, loaded, old.as_ref(), &now, staged);

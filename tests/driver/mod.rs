@@ -12,7 +12,7 @@
 pub mod sshd;
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 use tmpl::config::{Config, Rule};
 use tmpl::driver::{
     Check, Connect, Driver, Guest, Leftover, Lifecycle, Live, Reach, Snapshot, Snapshots, State,
@@ -258,10 +258,9 @@ impl Snapshots for TestGuest {
             .flatten()
         {
             let taken = e.metadata()?.modified()?;
-            let secs = taken.duration_since(SystemTime::UNIX_EPOCH)?.as_secs();
             out.push(Snapshot {
                 name: e.file_name().to_string_lossy().into_owned(),
-                created: tmpl::lock::format_utc(secs),
+                created: jiff::Timestamp::try_from(taken)?,
                 size_bytes: None,
             });
         }

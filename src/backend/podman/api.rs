@@ -50,10 +50,21 @@ impl Client {
     }
 
     pub fn inspect_container(&self, name: &str) -> Result<Option<ContainerInspectResponse>> {
-        found(
-            self.block_on(self.docker.inspect_container(name, None)),
-            || format!("cannot inspect container `{name}`"),
-        )
+        // Podman calls a container it has stopped but not yet cleaned up `stopped`, a state
+        // Docker's API (and so bollard) lacks; moments later it is `exited`
+        let start = std::time::Instant::now();
+        loop {
+            let r = self.block_on(self.docker.inspect_container(name, None));
+            match &r {
+                Err(BollardError::JsonDataError { message, .. })
+                    if message.contains("`stopped`")
+                        && start.elapsed() < std::time::Duration::from_secs(10) =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                _ => return found(r, || format!("cannot inspect container `{name}`")),
+            }
+        }
     }
 
     pub fn inspect_image(&self, image: &str) -> Result<Option<ImageInspect>> {

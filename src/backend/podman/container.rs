@@ -140,9 +140,7 @@ impl Podman {
         }
         ui::info(format!("pulling {image}"));
         let pulled = self.client.pull(&image, |line| {
-            if !ui::quiet() {
-                eprintln!("    {}", crate::text::terminal_safe(line));
-            }
+            ui::info(format!("    {}", crate::text::terminal_safe(line)))
         });
         pulled.map_err(|e| {
             Failure::new(ExitStatus::Failure, format!("image `{image}` is not on this host and cannot be pulled"))

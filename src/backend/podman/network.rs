@@ -15,19 +15,11 @@ use std::collections::HashMap;
 
 /// The host interface's IPv4 network (`192.168.1.0/24`), for a macvlan without `FIXED_IP`.
 fn interface_subnet(dev: &str) -> Option<String> {
-    let out = crate::process::Cmd::new("ip")
-        .args(["-4", "-o", "addr", "show", "dev", dev])
-        .read()
-        .ok()?;
-    let cidr = out.split_whitespace().skip_while(|w| *w != "inet").nth(1)?;
-    let (ip, len) = cidr.split_once('/')?;
-    let ip: std::net::Ipv4Addr = ip.parse().ok()?;
-    let len: u32 = len.parse().ok()?;
-    let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
-    Some(format!(
-        "{}/{len}",
-        std::net::Ipv4Addr::from(u32::from(ip) & mask)
-    ))
+    crate::ip::links(Some(dev))
+        .iter()
+        .flat_map(|l| &l.addr_info)
+        .find_map(|a| a.v4_network())
+        .map(|n| n.to_string())
 }
 
 pub fn ensure(client: &Client, net: &ExtraNetwork, slug: &str) -> Result<()> {

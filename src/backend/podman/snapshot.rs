@@ -59,7 +59,8 @@ impl Snapshots for Podman {
                 }
                 out.push(Snapshot {
                     name: name.to_owned(),
-                    created: crate::lock::format_utc(image.created.max(0) as u64),
+                    created: jiff::Timestamp::from_second(image.created)
+                        .unwrap_or(jiff::Timestamp::UNIX_EPOCH),
                     size_bytes: u64::try_from(image.size).ok(),
                 });
             }
@@ -104,8 +105,13 @@ impl Snapshots for Podman {
     }
     fn restore(&self, name: &str) -> Result<()> {
         let image = format!("{}:{name}", self.snapshot_repo());
-        crate::atomic::write(&self.journal(), name.as_bytes(), 0o600)?;
-        if let Some(c) = self.inspect()? {
+        let old = self.inspect()?;
+        let journal = Journal {
+            snapshot: name.to_owned(),
+            old_container: old.as_ref().and_then(|c| c.id.clone()),
+        };
+        crate::atomic::write(&self.journal(), &serde_json::to_vec(&journal)?, 0o600)?;
+        if let Some(c) = old {
             if Self::state_of(&c) == crate::driver::State::Running {
                 self.client.stop_container(&self.name, 10)?;
             }
@@ -127,19 +133,31 @@ impl Snapshots for Podman {
         Ok(())
     }
     fn recover(&self) -> Result<Option<String>> {
-        let Ok(name) = std::fs::read_to_string(self.journal()) else {
+        let Ok(text) = std::fs::read_to_string(self.journal()) else {
             return Ok(None);
         };
+        let journal = Journal::read(&text);
+        let name = &journal.snapshot;
+        let current = self.inspect()?;
         let aside = self.client.inspect_container(&self.aside())?;
-        let new = self.inspect()?;
-        let said = match (new, aside) {
+        let untouched = journal.old_container.is_some()
+            && current
+                .as_ref()
+                .is_some_and(|c| c.id == journal.old_container);
+        let undone = format!("the interrupted restore of snapshot `{name}` was undone: the container is as it was before");
+        let said = match (current, aside) {
+            // cut short before the old container was set aside: it is still the one there
+            (Some(_), _) if untouched => {
+                let _ = self.client.remove_container(&self.aside());
+                undone
+            }
             (Some(_), _) => {
                 let _ = self.client.remove_container(&self.aside());
                 format!("the interrupted restore of snapshot `{name}` had made the new container: it is kept")
             }
             (None, Some(_)) => {
                 self.client.rename_container(&self.aside(), &self.name)?;
-                format!("the interrupted restore of snapshot `{name}` was undone: the container is as it was before")
+                undone
             }
             (None, None) => {
                 format!("the interrupted restore of snapshot `{name}` left no container")
@@ -150,10 +168,50 @@ impl Snapshots for Podman {
     }
 }
 
+/// What a restore under way has done, for the next command to finish or undo it.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Journal {
+    snapshot: String,
+    /// The container the restore replaces: while it is still under the project's name, the
+    /// restore had not begun to change anything.
+    old_container: Option<String>,
+}
+
+impl Journal {
+    /// A journal of an older tmpl holds the snapshot's name alone.
+    fn read(text: &str) -> Journal {
+        serde_json::from_str(text).unwrap_or_else(|_| Journal {
+            snapshot: text.trim().to_owned(),
+            old_container: None,
+        })
+    }
+}
+
+/// Pausing needs the freezer, which rootless Podman has only on cgroup v2: root's Podman
+/// pauses on either.
 fn can_pause() -> bool {
     crate::person::is_root()
         || std::fs::read_to_string("/proc/self/mountinfo").is_ok_and(|m| {
             m.lines()
                 .any(|l| l.contains(" /sys/fs/cgroup ") && l.contains(" cgroup2 "))
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Journal;
+
+    #[test]
+    fn a_journal_names_the_container_it_replaces_or_only_the_snapshot() {
+        let j = Journal::read(r#"{"snapshot":"one","old_container":"abc"}"#);
+        assert_eq!(
+            (j.snapshot.as_str(), j.old_container.as_deref()),
+            ("one", Some("abc"))
+        );
+        let older = Journal::read("one\n");
+        assert_eq!(
+            (older.snapshot.as_str(), older.old_container),
+            ("one", None)
+        );
+    }
 }

@@ -128,11 +128,13 @@ fn virtual_size_gib(image: &Path) -> Result<u64> {
         .args(["info", "--output=json"])
         .arg(image)
         .read()?;
-    let v: serde_json::Value = serde_json::from_str(&out)?;
-    let bytes = v["virtual-size"]
-        .as_u64()
-        .context("qemu-img reported no virtual size")?;
-    Ok(bytes.div_ceil(1 << 30))
+    #[derive(serde::Deserialize)]
+    struct Info {
+        #[serde(rename = "virtual-size")]
+        virtual_size: u64,
+    }
+    let info: Info = serde_json::from_str(&out).context("qemu-img reported no virtual size")?;
+    Ok(info.virtual_size.div_ceil(1 << 30))
 }
 
 fn wrap_cloud_image(
@@ -147,7 +149,8 @@ fn wrap_cloud_image(
         .tempdir_in(ensure_dir(cache_root)?)?;
     std::fs::write(
         work.path().join("metadata.json"),
-        format!("{{\"provider\":\"libvirt\",\"format\":\"qcow2\",\"virtual_size\":{gib}}}"),
+        serde_json::json!({"provider": "libvirt", "format": "qcow2", "virtual_size": gib})
+            .to_string(),
     )?;
     // a symlink, dereferenced by tar: the image is read once, never copied twice
     std::os::unix::fs::symlink(image.canonicalize()?, work.path().join("box.img"))?;
@@ -227,19 +230,14 @@ fn download(url: &str, cache_root: &Path) -> Result<PathBuf> {
     Ok(target)
 }
 
-/// cloud-config: the login user with the project's key (and an ordinary person's ids, see
-/// `login`), the hostname, the root filesystem grown to the disk, and the host key tmpl made
-/// (`host_key`: OpenSSH's private key text and the public key line), the only one: sshd
-/// starts without generating any (RSA takes seconds under emulation) and tmpl's pin is exact
-/// from the first contact.
 fn user_data(plan: &VmPlan, public_key: &str, host_key: (&str, &str)) -> String {
-    let hostname = &plan.context.hostname;
-    let (bootcmd, ids) = super::login::cloud_config(plan.login_ids);
-    let host_private: String = host_key.0.lines().map(|l| format!("    {l}\n")).collect();
-    let host_public = host_key.1;
-    format!(
-        "#cloud-config\nhostname: {hostname}\nmanage_etc_hosts: true\nssh_deletekeys: true\nssh_genkeytypes: []\nssh_keys:\n  ed25519_private: |\n{host_private}  ed25519_public: '{host_public}'\n{bootcmd}users:\n  - name: {CLOUD_USER}\n{ids}    sudo: 'ALL=(ALL) NOPASSWD:ALL'\n    shell: /bin/bash\n    lock_passwd: true\n    ssh_authorized_keys:\n      - '{public_key}'\nssh_pwauth: false\ngrowpart:\n  mode: auto\n  devices: ['/']\nresize_rootfs: true\n"
-    )
+    super::cloud_config::user_data(&super::cloud_config::Guest {
+        hostname: &plan.context.hostname,
+        user: CLOUD_USER,
+        ids: plan.login_ids,
+        public_key,
+        host_key,
+    })
 }
 
 /// The NoCloud seed for a cloud image (`user_data`), built in a private temporary folder and
@@ -250,9 +248,8 @@ pub fn write_seed(
     host_key: (&str, &str),
     volume: &str,
 ) -> Result<()> {
-    let hostname = &plan.context.hostname;
     let user_data = user_data(plan, public_key, host_key);
-    let meta_data = format!("instance-id: {}\nlocal-hostname: {hostname}\n", plan.domain);
+    let meta_data = super::cloud_config::meta_data(&plan.domain, &plan.context.hostname);
     let work = tempfile::tempdir()?;
     crate::ssh::write_private(&work.path().join("user-data"), user_data.as_bytes())?;
     crate::ssh::write_private(&work.path().join("meta-data"), meta_data.as_bytes())?;

@@ -94,29 +94,50 @@ fn boot_sector() -> Vec<u8> {
 }
 
 fn domain_xml(name: &str, volume: &str) -> String {
-    format!(
-        "<domain type='kvm'>
-  <name>{name}</name>
-  <memory unit='MiB'>16</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>
-  <cpu mode='host-model'/>
-  <on_poweroff>destroy</on_poweroff>
-  <on_reboot>destroy</on_reboot>
-  <on_crash>destroy</on_crash>
-  <devices>
-    <disk type='volume' device='disk'>
-      <driver name='qemu' type='raw'/>
-      <source pool='{pool}' volume='{volume}'/>
-      <target dev='hda' bus='ide'/>
-    </disk>
-    <video><model type='none'/></video>
-    <memballoon model='none'/>
-  </devices>
-</domain>
-",
-        pool = virsh::POOL
-    )
+    use super::xml::*;
+    super::xml::write(&ProbeDomain {
+        kind: "kvm",
+        name,
+        memory: Text {
+            unit: "MiB",
+            value: 16,
+        },
+        vcpu: 1,
+        os: Os {
+            kind: OsType {
+                arch: "x86_64",
+                machine: "pc",
+                value: "hvm",
+            },
+            boot: Dev { dev: "hd" },
+        },
+        cpu: Mode { mode: "host-model" },
+        on_poweroff: "destroy",
+        on_reboot: "destroy",
+        on_crash: "destroy",
+        devices: Devices {
+            disk: Disk {
+                kind: "volume",
+                device: "disk",
+                driver: Driver {
+                    name: "qemu",
+                    kind: "raw",
+                },
+                source: Source {
+                    pool: virsh::POOL,
+                    volume,
+                },
+                target: Target {
+                    dev: "hda",
+                    bus: "ide",
+                },
+            },
+            video: Video {
+                model: TypeAttr { kind: "none" },
+            },
+            memballoon: Model { model: "none" },
+        },
+    })
 }
 
 /// The first line qemu or libvirt gave as the reason, without libvirt's prefixes.

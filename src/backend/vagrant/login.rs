@@ -27,19 +27,13 @@ pub fn wanted(shared: bool) -> Option<(u32, u32)> {
     (shared && !crate::person::is_root()).then(|| (crate::person::uid(), crate::person::gid()))
 }
 
-/// cloud-config for the ids: a `bootcmd` that makes the primary group with the gid (cloud-init
-/// cannot give a group a gid; bootcmd runs before users are created), and the user's keys.
-/// A group that already has the gid is used as it is.
-pub fn cloud_config(ids: Option<(u32, u32)>) -> (String, String) {
-    let Some((uid, gid)) = ids else {
-        return (String::new(), String::new());
-    };
-    let bootcmd = format!(
-        "bootcmd:\n  - [sh, -c, 'getent group {gid} >/dev/null || groupadd --gid {gid} {}']\n",
-        CLOUD_USER
-    );
-    let user = format!("    uid: {uid}\n    primary_group: '{gid}'\n    no_user_group: true\n");
-    (bootcmd, user)
+/// cloud-config's `bootcmd` entry for the ids: it makes the primary group with the gid
+/// (cloud-init cannot give a group a gid; bootcmd runs before users are created). A group
+/// that already has the gid is used as it is.
+pub fn bootcmd(gid: u32) -> Vec<String> {
+    let user = CLOUD_USER;
+    let make = format!("getent group {gid} >/dev/null || groupadd --gid {gid} {user}");
+    vec!["sh".into(), "-c".into(), make]
 }
 
 /// Where `settle` notes the ids it gave: an `up` interrupted before then finishes the job on
@@ -135,12 +129,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cloud_init_gets_the_ids_only_when_asked() {
-        assert_eq!(cloud_config(None), (String::new(), String::new()));
-        let (boot, user) = cloud_config(Some((2310, 2320)));
-        assert!(boot.contains("getent group 2320 >/dev/null || groupadd --gid 2320 tmpl"));
-        assert!(user.contains("uid: 2310\n"));
-        assert!(user.contains("primary_group: '2320'\n"));
+    fn cloud_init_makes_the_group_with_its_gid() {
+        let cmd = bootcmd(2320);
+        assert_eq!(cmd[..2], ["sh", "-c"]);
+        assert_eq!(
+            cmd[2],
+            "getent group 2320 >/dev/null || groupadd --gid 2320 tmpl"
+        );
     }
 
     #[test]

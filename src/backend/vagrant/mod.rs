@@ -5,6 +5,7 @@
 //! operations that change the VM start Vagrant; the live state comes from libvirt.
 
 pub mod checks;
+mod cloud_config;
 pub mod driver;
 mod first_boot;
 pub mod image;
@@ -21,6 +22,7 @@ pub mod source;
 pub mod virsh;
 pub mod virtiofs;
 mod vm;
+mod xml;
 
 pub use driver::VagrantDriver;
 pub use vm::{Vagrant, NET};

@@ -37,29 +37,20 @@ pub fn delete_all(domain: &str) -> Result<usize> {
     Ok(names.len())
 }
 
-/// `virsh snapshot-list` rows: name, creation time (date, time, zone), state.
-pub fn parse_list(text: &str) -> Vec<(String, String)> {
+/// `virsh snapshot-list` rows: name, creation time (date, time, offset), state.
+pub fn parse_list(text: &str) -> Vec<(String, jiff::Timestamp)> {
     text.lines()
         .filter_map(|l| {
             let cols: Vec<&str> = l.split_whitespace().collect();
             let name = cols.first()?.strip_prefix(PREFIX)?;
-            if cols.len() < 4 {
-                return None;
-            }
-            Some((
-                name.to_owned(),
-                format!("{}T{}{}", cols[1], cols[2], zone(cols[3])),
-            ))
+            let when = cols.get(1..4)?.join(" ");
+            // virsh always prints this form; a time it cannot read must not hide the snapshot
+            let created = jiff::fmt::strtime::parse("%Y-%m-%d %H:%M:%S %z", &when)
+                .and_then(|t| t.to_timestamp())
+                .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+            Some((name.to_owned(), created))
         })
         .collect()
-}
-
-fn zone(z: &str) -> &str {
-    if z == "+0000" {
-        "Z"
-    } else {
-        z
-    }
 }
 
 /// A VM sharing its folder over virtiofs must be shut down (libvirt refuses a snapshot with
@@ -133,10 +124,18 @@ mod tests {
     #[test]
     fn lists_only_tmpls_snapshots() {
         let text = " tmpl-before-agent   2026-12-02 04:10:00 +0000   shutoff\n \
+                    tmpl-later          2026-12-02 05:11:00 +0100   shutoff\n \
                     vagrant-s1          2026-12-02 04:11:00 +0000   running\n";
+        let listed: Vec<(String, String)> = parse_list(text)
+            .into_iter()
+            .map(|(n, t)| (n, t.to_string()))
+            .collect();
         assert_eq!(
-            parse_list(text),
-            vec![("before-agent".to_owned(), "2026-12-02T04:10:00Z".to_owned())]
+            listed,
+            [
+                ("before-agent".to_owned(), "2026-12-02T04:10:00Z".to_owned()),
+                ("later".to_owned(), "2026-12-02T04:11:00Z".to_owned()),
+            ]
         );
     }
 }

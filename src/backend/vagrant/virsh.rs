@@ -108,41 +108,47 @@ pub fn network_xml(
     net: &GuestNet,
     fixed: Option<(&str, std::net::Ipv4Addr)>,
 ) -> String {
-    let (first, last) = net.dhcp_range();
-    let host = fixed
-        .map(|(mac, ip)| format!("\n      <host mac='{mac}' ip='{ip}'/>"))
-        .unwrap_or_default();
-    format!(
-        "<network>
-  <name>{name}</name>
-  <forward mode='nat'/>
-  <bridge name='{bridge}' stp='off'/>
-  <dns>
-    <host ip='{gw}'><hostname>host.tmpl.internal</hostname></host>
-  </dns>
-  <ip address='{gw}' netmask='255.255.255.0'>
-    <dhcp>
-      <range start='{first}' end='{last}'/>{host}
-    </dhcp>
-  </ip>
-</network>
-",
-        bridge = net.bridge,
-        gw = net.gateway(),
-    )
+    use super::xml::*;
+    let (start, end) = net.dhcp_range();
+    let gateway = net.gateway();
+    super::xml::write(&Network {
+        name,
+        forward: Forward { mode: "nat" },
+        bridge: Bridge {
+            name: &net.bridge,
+            stp: Some("off"),
+        },
+        dns: Some(Dns {
+            host: DnsHost {
+                ip: gateway,
+                hostname: "host.tmpl.internal",
+            },
+        }),
+        ip: Some(Ip {
+            address: gateway,
+            netmask: std::net::Ipv4Addr::new(255, 255, 255, 0),
+            dhcp: Dhcp {
+                range: Range { start, end },
+                host: fixed.map(|(mac, ip)| DhcpHost { mac, ip }),
+            },
+        }),
+    })
 }
 
 /// The XML of a bridged VM's way onto the LAN: a libvirt network in forward mode `bridge` on
 /// the host's bridge `interface` (libvirt neither routes nor serves DHCP there).
 pub fn lan_network_xml(name: &str, interface: &str) -> String {
-    format!(
-        "<network>
-  <name>{name}</name>
-  <forward mode='bridge'/>
-  <bridge name='{interface}'/>
-</network>
-"
-    )
+    use super::xml::*;
+    super::xml::write(&Network {
+        name,
+        forward: Forward { mode: "bridge" },
+        bridge: Bridge {
+            name: interface,
+            stp: None,
+        },
+        dns: None,
+        ip: None,
+    })
 }
 
 /// Defines (when missing) and starts the VM's own network. Under a host-wide lock: libvirt
@@ -163,12 +169,8 @@ pub fn ensure_network(state_root: &std::path::Path, name: &str, xml: &str) -> Re
         virsh().args(["net-autostart", name]).read()?;
     } else {
         let current = virsh().args(["net-dumpxml", "--inactive", name]).read()?;
-        let bridge = xml
-            .split("<bridge name='")
-            .nth(1)
-            .and_then(|r| r.split('\'').next())
-            .unwrap_or_default();
-        if !current.contains(&format!("name='{bridge}'")) {
+        let bridge = super::xml::bridge_of(xml).unwrap_or_default();
+        if super::xml::bridge_of(&current).as_deref() != Some(bridge.as_str()) {
             return Err(Failure::new(
                 ExitStatus::Failure,
                 format!(
