@@ -21,9 +21,9 @@ release:
 test: setup fixtures lint
 	$(CARGO) test --features e2e-daemons --no-fail-fast --all-targets -- --test-threads=1
 
-## Unit tests and trycmd cases only: no VM, no container, no daemons.
+## Unit tests, trycmd cases, the layers and the third driver: no VM, container or daemon.
 test-fast:
-	$(CARGO) test --lib --test cli --test cli_parse --test readme
+	$(CARGO) test --lib --test cli --test cli_parse --test readme --test layers --test surface
 
 ## End-to-end tests only (real Podman, real libvirt + Vagrant).
 e2e: setup fixtures
