@@ -69,8 +69,8 @@ fn default_probes(probes: &mut Probes, p: &Project, other: &str, kind: &str) {
 
 #[test]
 #[cfg_attr(
-    not(feature = "e2e"),
-    ignore = "needs the real stack: `make test`, or `cargo test --features e2e` after `make setup fixtures`"
+    not(feature = "e2e-daemons"),
+    ignore = "needs --features e2e-daemons (make test): it restarts the host's Podman service to see the fence outlive it"
 )]
 fn containers_reach_the_internet_and_nothing_else() {
     let lab = Lab::new();
@@ -136,6 +136,21 @@ fn containers_reach_the_internet_and_nothing_else() {
     p.write(".env", &ct_env(""));
     p.ok(&["up"]);
 
+    // the Podman service restarts: the rules name the bridge, not Podman's state
+    stop_pid("/run/tmpl-podman-service.pid");
+    stop_pid("/run/podman/podman.tmpl-pid");
+    setup_from_a_doomed_folder();
+    probes.expect(
+        "after Podman restarts: LAN host",
+        false,
+        reach(&p, LAN, PORT),
+    );
+    probes.expect(
+        "after Podman restarts: internet",
+        true,
+        reach(&p, INTERNET, PORT),
+    );
+
     // a fence whose project is gone is a leftover: doctor lists it, gc removes it
     let gone = p.xdg().join("state/tmpl/gone-0badc0de");
     host_ok(
@@ -167,8 +182,8 @@ fn containers_reach_the_internet_and_nothing_else() {
 
 #[test]
 #[cfg_attr(
-    not(feature = "e2e"),
-    ignore = "needs the real stack: `make test`, or `cargo test --features e2e` after `make setup fixtures`"
+    not(feature = "e2e-daemons"),
+    ignore = "needs --features e2e-daemons (make test): it restarts the host's libvirtd to see the fence outlive it"
 )]
 fn a_bridged_vm_cannot_lift_its_fence() {
     let mut lab = Lab::new();
@@ -254,6 +269,20 @@ fn a_bridged_vm_cannot_lift_its_fence() {
         reach(&p, &other_ip, 9000),
     );
     probes.expect("lifted: internet", true, reach(&p, INTERNET, PORT));
+
+    // libvirtd restarts and re-makes its own rules: the fence is not among them
+    stop_pid("/run/libvirtd.pid");
+    setup_from_a_doomed_folder();
+    probes.expect(
+        "after libvirtd restarts: LAN host",
+        false,
+        reach(&p, LAN, PORT),
+    );
+    probes.expect(
+        "after libvirtd restarts: internet",
+        true,
+        reach(&p, INTERNET, PORT),
+    );
 
     p.ok(&["rm", "-f"]);
     assert!(nft_table(&slug, "inet").is_none() && nft_table(&slug, "bridge").is_none());
