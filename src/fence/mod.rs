@@ -60,6 +60,11 @@ pub trait Place: Sync {
     fn name(&self) -> &'static str;
     /// The `nft` command that acts there.
     fn nft(&self) -> Cmd;
+    /// `cmd` run there, in the network the guests are on (a service of the guest's that
+    /// must listen on its gateway: the resolver, the credential broker).
+    fn enter(&self, cmd: Cmd) -> Cmd {
+        cmd
+    }
     /// Whether the place is there to hold tables now (without making it).
     fn present(&self) -> bool {
         true

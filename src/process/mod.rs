@@ -61,6 +61,20 @@ impl Cmd {
             log: None,
         }
     }
+    /// This command run by `prefix` (`["podman", "unshare", "--rootless-netns"]`): the
+    /// prefix's words first, then this program and its arguments.
+    pub fn wrapped_in(self, prefix: &[&str]) -> Cmd {
+        let (first, rest) = prefix.split_first().expect("a prefix names a program");
+        let mut args: Vec<OsString> = rest.iter().map(OsString::from).collect();
+        args.push(self.program);
+        args.extend(self.args);
+        Cmd {
+            program: OsString::from(first),
+            args,
+            ..self
+        }
+    }
+
     pub fn arg(mut self, a: impl AsRef<OsStr>) -> Cmd {
         self.args.push(a.as_ref().to_owned());
         self

@@ -22,9 +22,11 @@ impl Place for RootlessNetns {
 
     fn nft(&self) -> Cmd {
         let nft = crate::process::which_sbin("nft").unwrap_or_else(|| "nft".into());
-        Cmd::new("podman")
-            .args(["unshare", "--rootless-netns"])
-            .arg(nft)
+        self.enter(Cmd::new(nft))
+    }
+
+    fn enter(&self, cmd: Cmd) -> Cmd {
+        cmd.wrapped_in(&["podman", "unshare", "--rootless-netns"])
             .env("XDG_RUNTIME_DIR", super::runtime::runtime_dir())
     }
 
