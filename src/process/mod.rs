@@ -17,6 +17,7 @@ use std::ffi::{OsStr, OsString};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
+mod seal;
 mod tail;
 
 pub use tail::{compact_trace, Tail};
@@ -34,6 +35,8 @@ pub struct Cmd {
     stdin: Option<PathBuf>,
     /// Where `stream` keeps the whole output.
     log: Option<PathBuf>,
+    /// A folder the command must not follow links in (see `seal`).
+    sealed: Option<PathBuf>,
 }
 
 /// A finished command's captured output.
@@ -59,6 +62,7 @@ impl Cmd {
             dir: None,
             stdin: None,
             log: None,
+            sealed: None,
         }
     }
     /// This command run by `prefix` (`["podman", "unshare", "--rootless-netns"]`): the
@@ -99,6 +103,13 @@ impl Cmd {
         self.stdin = Some(p.as_ref().to_owned());
         self
     }
+    /// The command sees `dir` as a mount that follows no symlink, in a namespace of its own
+    /// (see `seal`): what it writes under `dir` lands there or fails.
+    pub fn without_symlinks_in(mut self, dir: impl AsRef<Path>) -> Cmd {
+        self.sealed = Some(dir.as_ref().to_owned());
+        self
+    }
+
     /// `stream` writes everything the command prints to this file (created mode 0600,
     /// replaced each run), and a failure names it.
     pub fn log_to(mut self, p: impl AsRef<Path>) -> Cmd {
@@ -126,6 +137,28 @@ impl Cmd {
         }
         if let Some(d) = &self.dir {
             e = e.dir(d);
+        }
+        if let Some(dir) = &self.sealed {
+            // made before the fork: the child only makes system calls on it
+            let seal = seal::Seal::new(dir, self.dir.as_deref()).map_err(|e| e.to_string());
+            let seal = std::sync::Arc::new(seal);
+            e = e.before_spawn(move |c| {
+                if let Err(why) = seal.as_ref() {
+                    return Err(std::io::Error::other(format!(
+                        "cannot keep links in the project folder from being followed: {why}"
+                    )));
+                }
+                let seal = std::sync::Arc::clone(&seal);
+                use std::os::unix::process::CommandExt;
+                // SAFETY: `apply` makes system calls on buffers made before the fork
+                unsafe {
+                    c.pre_exec(move || match seal.as_ref() {
+                        Ok(s) => s.apply(),
+                        Err(_) => Err(std::io::Error::from(std::io::ErrorKind::Other)),
+                    });
+                }
+                Ok(())
+            });
         }
         e
     }

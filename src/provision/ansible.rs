@@ -126,6 +126,9 @@ pub fn run(t: &Target, playbook: &Provision, approved: &crate::trust::Copied) ->
         .arg(format!("@{}", vars_file.display()))
         .arg(&approved.script)
         .dir(&approved.dir)
+        // host-side steps (`fetch`, `template` to localhost, a shell redirect) write into the
+        // project folder or fail: never through a link the guest planted there
+        .without_symlinks_in(&t.loaded.project.dir)
         // tmpl pins each guest's host key in its own known_hosts (accept-new); a user's
         // `host_key_checking = False` would turn that into "accept anything".
         .env("ANSIBLE_HOST_KEY_CHECKING", "True")
