@@ -24,7 +24,7 @@ BOX=tmpl-test/debian12
 CLOUD_QCOW=$CACHE/debian12-cloud.qcow2
 DISK_GIB=3
 
-BASE_PKGS=(openssh-server python3 sudo iproute2 procps ca-certificates)
+BASE_PKGS=(openssh-server python3 sudo iproute2 procps ca-certificates git curl)
 VM_PKGS=(linux-image-cloud-amd64 systemd-sysv udev dbus systemd-resolved
          cloud-guest-utils e2fsprogs fdisk)
 CLOUD_PKGS=(cloud-init)
