@@ -311,11 +311,24 @@ impl Cmd {
         use std::os::unix::process::CommandExt;
         use std::process::Stdio;
         let mut c = std::process::Command::new(&self.program);
-        c.args(&self.args)
-            .current_dir("/")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+        c.args(&self.args).current_dir("/").stdin(Stdio::null());
+        // what a daemon says goes to its log, when it has one (see `log_to`), else nowhere
+        let log = self.log.as_ref().and_then(|p| {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(0o600)
+                .open(p)
+                .ok()
+        });
+        match log
+            .as_ref()
+            .and_then(|f| Some((f.try_clone().ok()?, f.try_clone().ok()?)))
+        {
+            Some((out, err)) => c.stdout(out).stderr(err),
+            None => c.stdout(Stdio::null()).stderr(Stdio::null()),
+        };
         for (k, v) in &self.env {
             c.env(k, v);
         }

@@ -1,0 +1,173 @@
+//! The file server's life, seen from tmpl: one daemon per guest (`tmpl __share CONFIG`),
+//! started before the guest runs and stopped after it stops, so the guest never sees the
+//! project folder except through it.
+//!
+//! Files, in `<state>/share/`: `config.json` (what to serve), `ready.json` (written by the
+//! daemon once it serves: its pid and the fingerprint of the config it serves), `server.log`
+//! (what it said), `mnt/` (the mountpoint). A daemon started inside a person's rootless
+//! Podman namespace mounts there, out of tmpl's sight: `ready.json` is how tmpl knows.
+
+use super::config::Config;
+use crate::error::{ExitStatus, Failure};
+use crate::process::Cmd;
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// How long a new server may take to mount.
+const START: Duration = Duration::from_secs(15);
+
+/// What the daemon writes once it serves.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Ready {
+    pub pid: u32,
+    pub fingerprint: String,
+}
+
+/// One guest's share, by its folder in the project's state.
+pub struct Share {
+    dir: PathBuf,
+}
+
+/// What `ensure` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Started {
+    /// A server with this very config was serving already.
+    Kept,
+    /// None was serving (first start, or the last one is gone).
+    Started,
+    /// One with another config was replaced: a guest still running sees the old mount, which
+    /// is gone, and must be started again.
+    Replaced,
+}
+
+pub fn fingerprint(c: &Config) -> String {
+    let json = serde_json::to_vec(c).unwrap_or_default();
+    Sha256::digest(&json)
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl Share {
+    pub fn new(state_dir: &Path) -> Share {
+        Share {
+            dir: state_dir.join("share"),
+        }
+    }
+
+    pub fn mountpoint(&self) -> PathBuf {
+        self.dir.join("mnt")
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.join("config.json")
+    }
+
+    pub fn ready_path(&self) -> PathBuf {
+        self.dir.join("ready.json")
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.dir.join("server.log")
+    }
+
+    /// The daemon serving now, if its process is alive.
+    pub fn serving(&self) -> Option<Ready> {
+        let r: Ready = serde_json::from_slice(&std::fs::read(self.ready_path()).ok()?).ok()?;
+        is_ours(r.pid).then_some(r)
+    }
+
+    /// Makes a server with `config` serve: keeps one that does, replaces one with another
+    /// config, starts one when none runs. `enter` runs the daemon where the guest's mounts
+    /// are made (the host, or a person's rootless Podman namespace).
+    pub fn ensure(&self, config: &Config, enter: &dyn Fn(Cmd) -> Cmd) -> Result<Started> {
+        crate::ssh::private_dir(&self.dir)?;
+        let wanted = fingerprint(config);
+        let current = self.serving();
+        if current.as_ref().is_some_and(|r| r.fingerprint == wanted) {
+            return Ok(Started::Kept);
+        }
+        let replaced = current.is_some();
+        self.stop()?;
+        std::fs::create_dir_all(config.mountpoint.as_path())?;
+        crate::atomic::write(
+            &self.config_path(),
+            &serde_json::to_vec_pretty(config)?,
+            0o600,
+        )?;
+        let me = std::env::current_exe()?;
+        enter(Cmd::new(me).arg("__share").arg(self.config_path()))
+            .log_to(self.log_path())
+            .spawn_daemon();
+        let start = Instant::now();
+        loop {
+            if let Some(r) = self.serving() {
+                if r.fingerprint == wanted {
+                    return Ok(if replaced {
+                        Started::Replaced
+                    } else {
+                        Started::Started
+                    });
+                }
+            }
+            if start.elapsed() > START {
+                return Err(self.did_not_start());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn did_not_start(&self) -> anyhow::Error {
+        let log = std::fs::read_to_string(self.log_path()).unwrap_or_default();
+        let mut f = Failure::new(
+            ExitStatus::Failure,
+            "the project folder's file server did not start",
+        );
+        for line in log
+            .lines()
+            .rev()
+            .take(8)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+        {
+            f = f.detail(format!("| {}", crate::text::terminal_safe(line)));
+        }
+        f.detail(format!("--> the whole log: {}", self.log_path().display()))
+            .hint("`tmpl doctor` checks what the server needs (FUSE, fuse3)")
+            .into()
+    }
+
+    /// Stops the server, if one runs; returns whether one did. Its mount goes with it.
+    pub fn stop(&self) -> Result<bool> {
+        let Some(r) = self.serving() else {
+            let _ = std::fs::remove_file(self.ready_path());
+            return Ok(false);
+        };
+        let pid = rustix::process::Pid::from_raw(r.pid as i32);
+        if let Some(pid) = pid {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        }
+        let start = Instant::now();
+        while is_ours(r.pid) && start.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if is_ours(r.pid) {
+            if let Some(pid) = pid {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+            }
+        }
+        let _ = std::fs::remove_file(self.ready_path());
+        Ok(true)
+    }
+}
+
+/// Is `pid` a file server of tmpl's (and not a process that took its number since)?
+fn is_ours(pid: u32) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .is_ok_and(|c| c.split(|b| *b == 0).any(|w| w == b"__share"))
+}
