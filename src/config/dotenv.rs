@@ -83,6 +83,48 @@ impl EnvFile {
         Ok(Self::parse(path, &text))
     }
 
+    /// Reads `dir/.env` without leaving `dir`: a `.env` the guest replaced with a link to a
+    /// host file (`~/.aws/credentials`) would hand that file's lines to the approval as
+    /// settings, and their values to the guest. A link that stays inside the folder is
+    /// followed (the kernel checks it at the open, `RESOLVE_BENEATH`); anything but a regular
+    /// file is refused before it is opened for reading (a fifo blocks, a device acts).
+    pub fn read_in(dir: &Path) -> std::io::Result<EnvFile> {
+        use rustix::fs::{openat, openat2, FileType, Mode, OFlags, ResolveFlags, CWD};
+        use std::io::Read as _;
+        use std::os::fd::AsRawFd as _;
+        let top = rustix::fs::open(
+            dir,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        let fd = openat2(
+            &top,
+            ".env",
+            OFlags::PATH | OFlags::CLOEXEC,
+            Mode::empty(),
+            ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS,
+        )?;
+        let st = rustix::fs::fstat(&fd)?;
+        if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+            return Err(std::io::Error::other("`.env` is not a regular file"));
+        }
+        // the same inode, opened for reading through the kernel's link to it
+        let f = openat(
+            CWD,
+            format!("/proc/self/fd/{}", fd.as_raw_fd()).as_str(),
+            OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY,
+            Mode::empty(),
+        )?;
+        let mut bytes = Vec::new();
+        std::fs::File::from(f)
+            .take(1 << 20)
+            .read_to_end(&mut bytes)?;
+        Ok(Self::parse(
+            &dir.join(".env"),
+            &String::from_utf8_lossy(&bytes),
+        ))
+    }
+
     /// Parses `text`, taking nothing from the environment.
     pub fn parse(path: &Path, text: &str) -> EnvFile {
         Self::parse_with(path, text, &|_, _| None)
@@ -298,5 +340,22 @@ mod tests {
         assert_eq!(g.get("B").unwrap().value, "", "granted to A, not to B");
         assert_eq!(f.granting(&Grants::All).get("B").unwrap().value, "secret");
         assert_eq!(f.asked().len(), 2);
+    }
+
+    #[test]
+    fn a_env_that_leads_out_of_its_folder_is_not_read() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("app");
+        std::fs::create_dir_all(dir.join("conf")).unwrap();
+        std::fs::write(d.path().join("credentials"), "aws_secret=host\n").unwrap();
+        std::os::unix::fs::symlink("../credentials", dir.join(".env")).unwrap();
+        assert!(EnvFile::read_in(&dir).is_err());
+        std::fs::remove_file(dir.join(".env")).unwrap();
+        std::fs::write(dir.join("conf/env"), "CPUS=2\n").unwrap();
+        std::os::unix::fs::symlink("conf/env", dir.join(".env")).unwrap();
+        assert_eq!(
+            EnvFile::read_in(&dir).unwrap().get("CPUS").unwrap().value,
+            "2"
+        );
     }
 }
