@@ -71,7 +71,7 @@ pub enum Command {
     /// Remove leftovers: guests, volumes, networks and files whose project is gone
     Gc(GcArgs),
     /// Approve the project's changed `.env` and provisioning file (trust on first use)
-    Trust,
+    Trust(TrustArgs),
     /// Check that this host has what tmpl needs, and say how to fix what is missing
     Doctor(JsonArgs),
     /// Print an OpenSSH `Host` block for the project
@@ -143,6 +143,14 @@ pub enum SnapshotAction {
     List(JsonArgs),
     /// Delete snapshot NAME
     Delete { name: String },
+}
+
+#[derive(Debug, Args)]
+pub struct TrustArgs {
+    /// Show every line of what would be approved (whole diffs, whole new files), then ask at
+    /// a terminal; without one, approve nothing
+    #[arg(long)]
+    pub diff: bool,
 }
 
 #[derive(Debug, Args)]

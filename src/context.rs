@@ -3,9 +3,10 @@
 //! invalid settings with exit 78 before anything is created, then hand the loaded project to
 //! a `session`.
 
+use crate::config::Grants;
 use crate::driver::Registry;
 use crate::error::{ExitStatus, Failure};
-use crate::project::{Dirs, Finder, Loaded, Project};
+use crate::project::{AllAsked, Dirs, Finder, Granted, Loaded, Project};
 use anyhow::Result;
 use std::path::{Path, PathBuf};
 
@@ -77,7 +78,18 @@ impl Ctx {
             strict: self.strict,
             dirs: &self.dirs,
             drivers: &self.registry,
+            granted: self,
         }
+    }
+
+    /// The project as approving it would make it: every `$VAR` its `.env` asks of tmpl's
+    /// environment taken (`tmpl trust`, which shows them and records the grants).
+    pub fn load_asking(&self) -> Result<Loaded> {
+        Finder {
+            granted: &AllAsked,
+            ..self.finder()
+        }
+        .load()
     }
 
     /// Finds, reads and validates the project (see `Finder::load`).
@@ -103,5 +115,12 @@ impl Ctx {
     /// The project's guest, opened to look at it.
     pub fn look<'a>(&'a self, loaded: &'a Loaded) -> Result<crate::session::Session<'a>> {
         crate::session::Session::look(loaded, &self.dirs, &self.registry)
+    }
+}
+
+/// A folder's `.env` takes from tmpl's environment what its approval granted, nothing else.
+impl Granted for Ctx {
+    fn grants(&self, dir: &Path) -> Grants {
+        crate::trust::granted(&self.dirs.state, dir)
     }
 }

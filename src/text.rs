@@ -58,6 +58,60 @@ pub fn terminal_safe(s: &str) -> String {
     out
 }
 
+/// `s` as a person should read it in an approval: every character shown as itself except
+/// those that would act on the terminal or hide from the eye, which are written out as an
+/// escape. Unlike `terminal_safe` (the guest's output, where colour is welcome) nothing is
+/// kept: a colour code from a folder can conceal the lines after it, a newline can forge a
+/// line of the list, and a bidi override (U+202E) makes the eye read text in another order
+/// than the bytes run. `\n`, `\r`, `\t` and `\0` by name, other C0 controls and DEL as
+/// `\xNN`, C1 controls and invisible format characters as `\u{NNNN}`.
+pub fn visible(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        push_visible(&mut out, c);
+    }
+    out
+}
+
+/// Bytes as `visible` shows text; a byte that is not UTF-8 is written `\xNN`.
+pub fn visible_bytes(b: &[u8]) -> String {
+    let mut out = String::with_capacity(b.len());
+    for chunk in b.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            push_visible(&mut out, c);
+        }
+        for x in chunk.invalid() {
+            out.push_str(&format!("\\x{x:02x}"));
+        }
+    }
+    out
+}
+
+fn push_visible(out: &mut String, c: char) {
+    match c {
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        '\0' => out.push_str("\\0"),
+        c if (c as u32) < 0x20 || c == '\u{7f}' => out.push_str(&format!("\\x{:02x}", c as u32)),
+        c if c.is_control() || invisible(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+        c => out.push(c),
+    }
+}
+
+/// Characters that draw nothing yet change what is read: Unicode's format characters (Cf:
+/// bidi embeddings, overrides and isolates, zero-width spaces and joiners, the byte-order
+/// mark, tags), the line and paragraph separators, variation selectors and fillers that
+/// render as blanks. The tags and selectors can carry a whole hidden text.
+fn invisible(c: char) -> bool {
+    matches!(c as u32,
+        0x00ad | 0x034f | 0x0600..=0x0605 | 0x061c | 0x06dd | 0x070f | 0x0890..=0x0891
+        | 0x08e2 | 0x115f..=0x1160 | 0x17b4..=0x17b5 | 0x180b..=0x180f | 0x200b..=0x200f
+        | 0x2028..=0x202e | 0x2060..=0x206f | 0x3164 | 0xfe00..=0xfe0f | 0xfeff | 0xffa0
+        | 0xfff0..=0xfffb | 0x110bd | 0x110cd | 0x13430..=0x1343f | 0x1bca0..=0x1bca3
+        | 0x1d173..=0x1d17a | 0xe0000..=0xe0fff)
+}
+
 /// `s` with control characters shown as `?`: safe inside one line of a file tmpl writes.
 pub fn one_line(s: &str) -> String {
     s.chars()
@@ -143,6 +197,21 @@ mod tests {
         assert_eq!(terminal_safe("tab\tkept"), "tab\tkept");
         assert_eq!(terminal_safe("\u{1b}(Bcharset"), "charset");
         assert_eq!(terminal_safe("ünïcödé ✓"), "ünïcödé ✓");
+    }
+
+    #[test]
+    fn visible_escapes_what_acts_or_hides_and_keeps_the_rest() {
+        assert_eq!(visible("\u{1b}[8mgone"), "\\x1b[8mgone");
+        assert_eq!(visible("a\r\nb\tc\0"), "a\\r\\nb\\tc\\0");
+        assert_eq!(visible("del\u{7f} csi\u{9b}"), "del\\x7f csi\\u{9b}");
+        assert_eq!(visible("abc\u{202e}fed"), "abc\\u{202e}fed");
+        assert_eq!(visible("zw\u{200b}j\u{2066}"), "zw\\u{200b}j\\u{2066}");
+        assert_eq!(visible("tag\u{e0041}"), "tag\\u{e0041}");
+        assert_eq!(visible("ünïcödé ✓ \\x"), "ünïcödé ✓ \\x");
+        assert_eq!(visible_bytes(b"ok\xff\xc3(\x1b"), "ok\\xff\\xc3(\\x1b");
+        for c in (0u32..0x20).chain(0x7f..0xa0).filter_map(char::from_u32) {
+            assert!(!visible(&c.to_string()).contains(c), "{c:?}");
+        }
     }
 
     #[test]

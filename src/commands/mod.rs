@@ -53,7 +53,7 @@ pub fn dispatch(cli: Cli, registry: Registry) -> Result<ExitStatus> {
         Command::Vagrant(a) => tool::run(&ctx, &a.args),
         Command::Snapshot(a) => snapshot::run(&ctx, &a),
         Command::Gc(a) => gc::run(&ctx, &a),
-        Command::Trust => trust::run(&ctx),
+        Command::Trust(a) => trust::run(&ctx, &a),
         Command::Doctor(a) => doctor::run(&ctx, &a),
         Command::SshConfig(a) => ssh_config::run(&ctx, &a),
     }

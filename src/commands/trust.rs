@@ -1,14 +1,20 @@
 //! `tmpl trust`: approve what the project folder makes tmpl do (see `trust`): its settings,
 //! and the provisioning files, copied out of the guest's reach to run from there.
 
+use crate::cli::TrustArgs;
 use crate::context::Ctx;
 use crate::error::ExitStatus;
 use crate::ui;
 use anyhow::Result;
 
-pub fn run(ctx: &Ctx) -> Result<ExitStatus> {
-    let loaded = ctx.load()?;
-    let approval = crate::session::trust(&loaded, &ctx.dirs, &ctx.registry)?;
+pub fn run(ctx: &Ctx, args: &TrustArgs) -> Result<ExitStatus> {
+    // what the `.env` takes from tmpl's environment is read, shown and granted here
+    let loaded = ctx.load_asking()?;
+    let approval = if args.diff {
+        crate::session::review(&loaded, &ctx.dirs, &ctx.registry)?
+    } else {
+        crate::session::trust(&loaded, &ctx.dirs, &ctx.registry)?
+    };
     if approval.changes.is_empty() {
         ui::info(format!(
             "{}: nothing changed since it was approved",
@@ -17,8 +23,12 @@ pub fn run(ctx: &Ctx) -> Result<ExitStatus> {
         return Ok(ExitStatus::Success);
     }
     ui::info(format!("approved {}:", loaded.project.dir.display()));
-    for l in approval.changes.iter().chain(&approval.notes) {
-        ui::info(format!("  - {}", crate::text::terminal_safe(l)));
+    // every line is escaped already (see `trust::show`)
+    for l in &approval.changes {
+        ui::info(format!("  {l}"));
+    }
+    for n in &approval.notes {
+        ui::info(format!("  - {n}"));
     }
     Ok(ExitStatus::Success)
 }

@@ -1,6 +1,6 @@
 //! Reading a project's `.env` into ordered entries that remember their line.
 //!
-//! dotenvy parses the syntax (quotes, `export`, comments, escapes), but its iterator does not
+//! `dotenv_syntax` parses the syntax (quotes, `export`, comments, escapes, `$VAR`) but does not
 //! say where an entry came from, and it stops at the first bad line. Errors must name
 //! `.env:LINE` and report every problem at once, so this module:
 //! - normalises the text first (UTF-8 BOM, CRLF), because a file saved on Windows is common and
@@ -9,9 +9,13 @@
 //! - finds each entry's line by scanning for its key in the text.
 //!
 //! Only this file is read: never a parent's `.env`, and nothing goes into the process
-//! environment (`dotenvy::dotenv()` would do both).
+//! environment. Nothing comes out of it either unless granted: a `$VAR` the file does not set
+//! itself takes tmpl's environment only where `Grants` allow that key that variable (the
+//! approval records them, see `trust`); otherwise it expands to nothing, and the entry says
+//! what it asked for.
 
-use std::io::Cursor;
+use super::dotenv_syntax::{self, Env};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// One `KEY=value` assignment, in file order.
@@ -23,6 +27,31 @@ pub struct Entry {
     pub line: usize,
     /// The assignment as written (trimmed), for messages.
     pub raw: String,
+    /// The variables the value asked of tmpl's environment (not set on an earlier line), each
+    /// with whether the grants let it take it.
+    pub from_env: Vec<(String, bool)>,
+}
+
+/// Which variables of tmpl's environment a `.env` may take, key by key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Grants {
+    /// These, and no others (none: nothing from the environment).
+    Only(BTreeMap<String, BTreeSet<String>>),
+    /// Whatever the file asks: only to show a person what approving would mean.
+    All,
+}
+
+impl Grants {
+    pub fn none() -> Grants {
+        Grants::Only(BTreeMap::new())
+    }
+
+    fn allows(&self, key: &str, var: &str) -> bool {
+        match self {
+            Grants::All => true,
+            Grants::Only(m) => m.get(key).is_some_and(|vars| vars.contains(var)),
+        }
+    }
 }
 
 /// A line dotenvy could not parse.
@@ -37,6 +66,8 @@ pub struct EnvFile {
     pub path: PathBuf,
     pub entries: Vec<Entry>,
     pub bad_lines: Vec<BadLine>,
+    /// The text as read (normalised), to read it again with other grants, never the file.
+    pub text: String,
 }
 
 impl EnvFile {
@@ -45,19 +76,90 @@ impl EnvFile {
         self.entries.iter().rev().find(|e| e.key == key)
     }
 
+    /// Reads the file, taking nothing from the environment (see `granting`).
     pub fn read(path: &Path) -> std::io::Result<EnvFile> {
         let bytes = std::fs::read(path)?;
         let text = String::from_utf8_lossy(&bytes);
         Ok(Self::parse(path, &text))
     }
 
+    /// Reads `dir/.env` without leaving `dir`: a `.env` the guest replaced with a link to a
+    /// host file (`~/.aws/credentials`) would hand that file's lines to the approval as
+    /// settings, and their values to the guest. A link that stays inside the folder is
+    /// followed (the kernel checks it at the open, `RESOLVE_BENEATH`); anything but a regular
+    /// file is refused before it is opened for reading (a fifo blocks, a device acts).
+    pub fn read_in(dir: &Path) -> std::io::Result<EnvFile> {
+        use rustix::fs::{openat, openat2, FileType, Mode, OFlags, ResolveFlags, CWD};
+        use std::io::Read as _;
+        use std::os::fd::AsRawFd as _;
+        let top = rustix::fs::open(
+            dir,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        let fd = openat2(
+            &top,
+            ".env",
+            OFlags::PATH | OFlags::CLOEXEC,
+            Mode::empty(),
+            ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS,
+        )?;
+        let st = rustix::fs::fstat(&fd)?;
+        if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+            return Err(std::io::Error::other("`.env` is not a regular file"));
+        }
+        // the same inode, opened for reading through the kernel's link to it
+        let f = openat(
+            CWD,
+            format!("/proc/self/fd/{}", fd.as_raw_fd()).as_str(),
+            OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY,
+            Mode::empty(),
+        )?;
+        let mut bytes = Vec::new();
+        std::fs::File::from(f)
+            .take(1 << 20)
+            .read_to_end(&mut bytes)?;
+        Ok(Self::parse(
+            &dir.join(".env"),
+            &String::from_utf8_lossy(&bytes),
+        ))
+    }
+
+    /// Parses `text`, taking nothing from the environment.
     pub fn parse(path: &Path, text: &str) -> EnvFile {
+        Self::parse_with(path, text, &|_, _| None)
+    }
+
+    /// The same text read again, its `$VAR`s taking from tmpl's environment what `grants`
+    /// allow.
+    pub fn granting(&self, grants: &Grants) -> EnvFile {
+        let env = |key: &str, var: &str| {
+            if grants.allows(key, var) {
+                std::env::var(var).ok()
+            } else {
+                None
+            }
+        };
+        Self::parse_with(&self.path, &self.text, &env)
+    }
+
+    /// Every key's variables it asks of the environment, granted or not.
+    pub fn asked(&self) -> BTreeMap<String, BTreeSet<String>> {
+        let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for e in self.entries.iter().filter(|e| !e.from_env.is_empty()) {
+            let vars = out.entry(e.key.clone()).or_default();
+            vars.extend(e.from_env.iter().map(|(v, _)| v.clone()));
+        }
+        out
+    }
+
+    pub fn parse_with(path: &Path, text: &str, env: Env) -> EnvFile {
         let text = normalise(text);
         let mut lines: Vec<String> = text.split('\n').map(str::to_owned).collect();
         let mut bad_lines = Vec::new();
         // Each round either succeeds or blanks one more line, so this ends.
         let pairs = loop {
-            match parse_all(&lines.join("\n")) {
+            match dotenv_syntax::parse_all(&lines.join("\n"), env) {
                 Ok(pairs) => break pairs,
                 Err(bad) => {
                     let idx = find_bad_line(&lines, &bad);
@@ -91,6 +193,7 @@ impl EnvFile {
             path: path.to_owned(),
             entries,
             bad_lines,
+            text,
         }
     }
 }
@@ -99,18 +202,6 @@ fn normalise(text: &str) -> String {
     text.strip_prefix('\u{feff}')
         .unwrap_or(text)
         .replace("\r\n", "\n")
-}
-
-fn parse_all(text: &str) -> Result<Vec<(String, String)>, String> {
-    let mut out = Vec::new();
-    for item in dotenvy::from_read_iter(Cursor::new(text.as_bytes())) {
-        match item {
-            Ok(pair) => out.push(pair),
-            Err(dotenvy::Error::LineParse(line, _)) => return Err(line),
-            Err(other) => return Err(other.to_string()),
-        }
-    }
-    Ok(out)
 }
 
 fn find_bad_line(lines: &[String], bad: &str) -> Option<usize> {
@@ -148,26 +239,34 @@ pub fn line_key(line: &str) -> Option<&str> {
     ok.then_some(k)
 }
 
-fn locate(lines: &[String], pairs: Vec<(String, String)>) -> Vec<Entry> {
+fn locate(lines: &[String], pairs: Vec<dotenv_syntax::Parsed>) -> Vec<Entry> {
     let mut cursor = 0;
     pairs
         .into_iter()
-        .map(|(key, value)| {
-            // Entries come in file order, so search forward from the previous one; a value
-            // spanning lines never starts with `KEY=` of the next entry.
-            let found = (cursor..lines.len()).find(|&i| line_key(&lines[i]) == Some(key.as_str()));
-            let i = found.unwrap_or(cursor.min(lines.len().saturating_sub(1)));
-            cursor = i + 1;
-            Entry {
-                raw: lines
-                    .get(i)
-                    .map(|l| l.trim().to_owned())
-                    .unwrap_or_default(),
-                key,
-                value,
-                line: i + 1,
-            }
-        })
+        .map(
+            |dotenv_syntax::Parsed {
+                 key,
+                 value,
+                 from_env,
+             }| {
+                // Entries come in file order, so search forward from the previous one; a value
+                // spanning lines never starts with `KEY=` of the next entry.
+                let found =
+                    (cursor..lines.len()).find(|&i| line_key(&lines[i]) == Some(key.as_str()));
+                let i = found.unwrap_or(cursor.min(lines.len().saturating_sub(1)));
+                cursor = i + 1;
+                Entry {
+                    raw: lines
+                        .get(i)
+                        .map(|l| l.trim().to_owned())
+                        .unwrap_or_default(),
+                    key,
+                    value,
+                    line: i + 1,
+                    from_env,
+                }
+            },
+        )
         .collect()
 }
 
@@ -223,5 +322,40 @@ mod tests {
     fn single_quotes_are_literal() {
         let f = parse("IMAGE='$HOME/x'\n");
         assert_eq!(f.get("IMAGE").unwrap().value, "$HOME/x");
+    }
+
+    #[test]
+    fn the_environment_gives_only_what_is_granted() {
+        std::env::set_var("TMPL_DOTENV_TEST_VAR", "secret");
+        let f = parse("A=x${TMPL_DOTENV_TEST_VAR}\nB=$TMPL_DOTENV_TEST_VAR\n");
+        assert_eq!(f.get("A").unwrap().value, "x");
+        let asked = vec![("TMPL_DOTENV_TEST_VAR".to_owned(), false)];
+        assert_eq!(f.get("A").unwrap().from_env, asked);
+        let only_a = BTreeMap::from([(
+            "A".to_owned(),
+            BTreeSet::from(["TMPL_DOTENV_TEST_VAR".to_owned()]),
+        )]);
+        let g = f.granting(&Grants::Only(only_a));
+        assert_eq!(g.get("A").unwrap().value, "xsecret");
+        assert_eq!(g.get("B").unwrap().value, "", "granted to A, not to B");
+        assert_eq!(f.granting(&Grants::All).get("B").unwrap().value, "secret");
+        assert_eq!(f.asked().len(), 2);
+    }
+
+    #[test]
+    fn a_env_that_leads_out_of_its_folder_is_not_read() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("app");
+        std::fs::create_dir_all(dir.join("conf")).unwrap();
+        std::fs::write(d.path().join("credentials"), "aws_secret=host\n").unwrap();
+        std::os::unix::fs::symlink("../credentials", dir.join(".env")).unwrap();
+        assert!(EnvFile::read_in(&dir).is_err());
+        std::fs::remove_file(dir.join(".env")).unwrap();
+        std::fs::write(dir.join("conf/env"), "CPUS=2\n").unwrap();
+        std::os::unix::fs::symlink("conf/env", dir.join(".env")).unwrap();
+        assert_eq!(
+            EnvFile::read_in(&dir).unwrap().get("CPUS").unwrap().value,
+            "2"
+        );
     }
 }

@@ -34,7 +34,8 @@ pub fn discover(start: &Path, home: Option<&Path>) -> Result<Project, NotFound> 
         }
         looked_in.push(dir.to_owned());
         let path = dir.join(".env");
-        if let Ok(env) = EnvFile::read(&path) {
+        // never through a link out of the folder (see `EnvFile::read_in`)
+        if let Ok(env) = EnvFile::read_in(dir) {
             if has_tmpl_settings(&env) {
                 return Ok(Project {
                     dir: dir.to_owned(),

@@ -4,7 +4,7 @@
 
 use super::folder::{discover, Project};
 use super::identity::{identity, Dirs, Identity};
-use crate::config::{self, Config, Drivers, EnvFile, Problem, Report};
+use crate::config::{self, Config, Drivers, EnvFile, Grants, Problem, Report};
 use crate::error::Failure;
 use crate::ui;
 use std::path::{Path, PathBuf};
@@ -27,6 +27,21 @@ impl Loaded {
     }
 }
 
+/// What a folder's `.env` may take from tmpl's environment: what its approval granted
+/// (`trust` keeps the grants; this layer only asks).
+pub trait Granted {
+    fn grants(&self, dir: &Path) -> Grants;
+}
+
+/// Every variable the file asks for: to show a person what approving it would mean.
+pub struct AllAsked;
+
+impl Granted for AllAsked {
+    fn grants(&self, _: &Path) -> Grants {
+        Grants::All
+    }
+}
+
 /// Where a command looks for its project, and how strictly it reads it.
 pub struct Finder<'a> {
     /// Where the command runs (`-C DIR`); paths in messages are shown relative to it.
@@ -37,6 +52,8 @@ pub struct Finder<'a> {
     pub strict: bool,
     pub dirs: &'a Dirs,
     pub drivers: &'a dyn Drivers,
+    /// Which `$VAR`s the `.env` may take from tmpl's environment.
+    pub granted: &'a dyn Granted,
 }
 
 impl Finder<'_> {
@@ -57,12 +74,12 @@ impl Finder<'_> {
                     .hint("check the path given to `--env-file`")
             })?;
             return Ok(Project {
+                env: env.granting(&self.granted.grants(self.cwd)),
                 dir: self.cwd.to_owned(),
                 env_path: path,
-                env,
             });
         }
-        discover(self.cwd, self.dirs.home.as_deref()).map_err(|nf| {
+        let found = discover(self.cwd, self.dirs.home.as_deref()).map_err(|nf| {
             let mut f = Failure::config("no tmpl project here: no `.env` with tmpl settings");
             for d in &nf.looked_in {
                 f = f.detail(format!("looked in {}", d.join(".env").display()));
@@ -72,7 +89,10 @@ impl Finder<'_> {
                 config::validate::required_list()
             ))
             .hint("`tmpl init` writes a commented `.env` in this folder")
-            .into()
+        })?;
+        Ok(Project {
+            env: found.env.granting(&self.granted.grants(&found.dir)),
+            ..found
         })
     }
 
@@ -92,6 +112,16 @@ impl Finder<'_> {
         for w in &report.warnings {
             ui::warn(format!("{}: {}", self.place(&project, w.line), w.message));
         }
+        for e in &project.env.entries {
+            for (var, _) in e.from_env.iter().filter(|(_, taken)| !taken) {
+                ui::warn(format!(
+                    "{}: `{}` takes ${} from tmpl's environment, which this folder's approval does not allow: it is empty until `tmpl trust` approves it",
+                    self.place(&project, Some(e.line)),
+                    e.key,
+                    crate::text::visible(var)
+                ));
+            }
+        }
         match result {
             Ok((config, _)) => {
                 let id = identity(&project.dir, config.name.as_deref(), self.dirs);
@@ -108,7 +138,9 @@ impl Finder<'_> {
     /// A registered project's settings, read quietly (for `ls`): `None` when they are gone or
     /// no longer valid.
     pub fn load_registered(&self, dir: &Path, env_file: &Path) -> Option<Loaded> {
-        let env = EnvFile::read(env_file).ok()?;
+        let env = EnvFile::read(env_file)
+            .ok()?
+            .granting(&self.granted.grants(dir));
         let project = Project {
             dir: dir.to_owned(),
             env_path: env_file.to_owned(),
@@ -158,7 +190,9 @@ impl Finder<'_> {
                 .or_else(|| p.value.clone())
                 .unwrap_or_else(|| p.key.clone()),
         };
-        let f = f.detail(format!("--> {place}  {}", crate::text::redact_url(&what)));
+        // the line as written, escaped: a colour code in it would hide the lines after it
+        let what = crate::text::visible(&crate::text::redact_url(&what));
+        let f = f.detail(format!("--> {place}  {what}"));
         let example = p
             .example
             .as_ref()

@@ -19,4 +19,4 @@ mod load;
 
 pub use folder::{discover, has_tmpl_settings, NotFound, Project};
 pub use identity::{identity, identity_of, Dirs, Identity};
-pub use load::{Finder, Loaded};
+pub use load::{AllAsked, Finder, Granted, Loaded};

@@ -26,7 +26,7 @@ mod snapshot;
 mod teardown;
 mod up;
 
-pub use open::{trust, Session};
+pub use open::{review, trust, Session};
 pub use preflight::{disk_space, ports_free, resources_fit};
 pub use provision::Provisioning;
 pub use reach::running_endpoint;

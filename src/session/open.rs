@@ -112,3 +112,13 @@ pub fn trust(loaded: &Loaded, dirs: &Dirs, registry: &Registry) -> Result<crate:
     let notes = registry.of(loaded)?.exposure(loaded, dirs.home.as_deref());
     crate::trust::approve(&dirs.state, loaded, &notes)
 }
+
+/// Shows every line of what approving would approve, and asks (`tmpl trust --diff`).
+pub fn review(
+    loaded: &Loaded,
+    dirs: &Dirs,
+    registry: &Registry,
+) -> Result<crate::trust::Approving> {
+    let notes = registry.of(loaded)?.exposure(loaded, dirs.home.as_deref());
+    crate::trust::review(&dirs.state, loaded, &notes)
+}

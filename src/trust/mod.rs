@@ -14,28 +14,29 @@
 //!   tmpl's own state, out of the guest's reach, and provisioning runs from that copy. The
 //!   record is written before anything runs, from the copy's own hashes.
 //!
-//! The record keeps tmpl's settings in clear and a hash of every other value (often a secret).
+//! - **Shown truthfully.** Every line is escaped, and every file that is new or changed is
+//!   shown by name and content (see `show`); what was not shown is not approved.
+//! - **Read once.** The set is read in one pass beneath its folder, race-free (`beneath`);
+//!   the bytes read are the bytes shown, recorded, copied and run.
+//! - **Nothing from tmpl's environment unnamed.** A `$VAR` takes the environment only where
+//!   the record grants that key that variable (`record`), which an approval shows by name.
 
+mod beneath;
 mod copy;
+mod record;
+mod show;
 mod survey;
 
+pub use record::{dir, granted, load, stale, Approval};
+pub use show::Length;
 pub use survey::{set_root, settings, Set};
 
 use crate::error::{ExitStatus, Failure};
 use crate::project::Loaded;
 use anyhow::Result;
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
+use beneath::Files;
+use record::{copy_dir, record_path};
 use std::path::{Path, PathBuf};
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Approval {
-    pub folder: PathBuf,
-    pub settings: BTreeMap<String, String>,
-    /// The provisioning set last approved (kept when only settings are approved).
-    pub provision: Option<Set>,
-}
 
 /// What the approved provisioning runs from.
 #[derive(Debug, Clone)]
@@ -54,92 +55,6 @@ pub struct Copied {
     pub root: PathBuf,
 }
 
-/// `$XDG_STATE_HOME/tmpl/trust/<hash of the folder>/`.
-pub fn dir(state_root: &Path, folder: &Path) -> PathBuf {
-    let hex: String = Sha256::digest(folder.as_os_str().as_encoded_bytes())
-        .iter()
-        .take(12)
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    state_root.join("trust").join(hex)
-}
-
-fn record_path(state_root: &Path, folder: &Path) -> PathBuf {
-    dir(state_root, folder).join("approval.json")
-}
-
-fn copy_dir(state_root: &Path, folder: &Path) -> PathBuf {
-    dir(state_root, folder).join("provision")
-}
-
-pub fn load(state_root: &Path, folder: &Path) -> Option<Approval> {
-    let text = std::fs::read_to_string(record_path(state_root, folder)).ok()?;
-    serde_json::from_str::<Approval>(&text)
-        .ok()
-        .filter(|a| a.folder == folder)
-}
-
-/// What changed from `old` (none: a new folder) to the survey, one line each.
-fn changes(old: Option<&Approval>, new: &survey::Survey) -> Vec<String> {
-    let Some(old) = old else {
-        return vec!["a new project folder: nothing of it has been approved on this host".into()];
-    };
-    let mut out = Vec::new();
-    let shown = |k: &str, v: &str| {
-        if crate::config::keys::is_tmpl_key(k) {
-            format!("{k}={}", crate::text::redact_url(v))
-        } else {
-            k.to_owned()
-        }
-    };
-    for (k, v) in &new.settings {
-        match old.settings.get(k) {
-            None => out.push(format!(".env: {} (new)", shown(k, v))),
-            Some(o) if o != v && crate::config::keys::is_tmpl_key(k) => out.push(format!(
-                ".env: {k}: {} -> {}",
-                crate::text::redact_url(o),
-                crate::text::redact_url(v)
-            )),
-            Some(o) if o != v => out.push(format!(".env: {k} (value changed)")),
-            _ => {}
-        }
-    }
-    for k in old
-        .settings
-        .keys()
-        .filter(|k| !new.settings.contains_key(*k))
-    {
-        out.push(format!(".env: {k} (removed)"));
-    }
-    if let Some(set) = &new.provision {
-        match &old.provision {
-            Some(o) if o.script == set.script && o.root == set.root => {
-                let file = |p: &Path| set.root.join(p).display().to_string();
-                for (p, h) in &set.manifest {
-                    match o.manifest.get(p) {
-                        None => out.push(format!("{} (new)", file(p))),
-                        Some(oh) if oh != h => out.push(format!("{} (changed)", file(p))),
-                        _ => {}
-                    }
-                }
-                for p in o.manifest.keys().filter(|p| !set.manifest.contains_key(*p)) {
-                    out.push(format!("{} (removed)", file(p)));
-                }
-            }
-            Some(o) => out.push(format!(
-                "PROVISION_SCRIPT: {} -> {}",
-                o.script.display(),
-                set.script.display()
-            )),
-            None => out.push(format!(
-                "provisioning with {} (not approved before)",
-                set.script.display()
-            )),
-        }
-    }
-    out
-}
-
 /// Makes sure what tmpl is about to do was approved; asks on a terminal, refuses otherwise.
 /// `with_provision`: provisioning will run, so its set must be approved too.
 /// `exposure`: what the settings make the host hand the guest, in the driver's words.
@@ -150,10 +65,11 @@ pub fn ensure(
     with_provision: bool,
     exposure: &[String],
 ) -> Result<Approved> {
-    let folder = &loaded.project.dir;
-    let old = load(state_root, folder);
+    let old = load(state_root, &loaded.project.dir);
     let now = survey::survey(loaded, with_provision, exposure)?;
-    let same_settings = old.as_ref().is_some_and(|o| o.settings == now.settings);
+    let same_settings = old
+        .as_ref()
+        .is_some_and(|o| o.settings == now.settings && o.environment == now.environment);
     let same_set = match (
         &now.provision,
         old.as_ref().and_then(|o| o.provision.as_ref()),
@@ -162,32 +78,60 @@ pub fn ensure(
         (Some(n), Some(o)) => n == o,
         (Some(_), None) => false,
     };
-    if same_settings && same_set {
-        return approved(state_root, loaded, old.as_ref());
+    if same_settings && same_set && !now.ungranted {
+        return approved(state_root, loaded, old.as_ref(), now.files.as_ref());
     }
-    let staged = stage(state_root, loaded, now.provision.as_ref())?;
-    // what is shown is what was copied: a file swapped since the survey shows up here
-    let now = survey::Survey {
-        provision: staged.as_ref().map(|(set, _)| set.clone()),
-        ..now
-    };
-    let diff = changes(old.as_ref(), &now);
-    if diff.is_empty() {
-        return promote(state_root, loaded, old.as_ref(), &now, staged);
+    decide(state_root, loaded, verb, old, now, Length::Screen).map(|(a, _)| a)
+}
+
+/// Shows what approving would approve, every line of every file (`tmpl trust --diff`), and
+/// at a terminal asks; approves exactly what it showed.
+pub fn review(state_root: &Path, loaded: &Loaded, exposure: &[String]) -> Result<Approving> {
+    let old = load(state_root, &loaded.project.dir);
+    let now = survey::survey(loaded, true, exposure)?;
+    let notes = now.notes.clone();
+    let (_, changes) = decide(state_root, loaded, "trust", old, now, Length::Full)?;
+    Ok(Approving { changes, notes })
+}
+
+/// Shows the changes, asks at a terminal, and approves them or refuses.
+fn decide(
+    state_root: &Path,
+    loaded: &Loaded,
+    verb: &str,
+    old: Option<Approval>,
+    now: survey::Survey,
+    length: Length,
+) -> Result<(Approved, Vec<String>)> {
+    let folder = &loaded.project.dir;
+    let old_files = approved_files(state_root, folder, now.files.is_some());
+    let list = show::lines(&show::changes(
+        old.as_ref(),
+        &now,
+        &loaded.project.env,
+        old_files.as_ref(),
+        length,
+    ));
+    if list.is_empty() && !now.ungranted {
+        let a = promote(state_root, loaded, old.as_ref(), &now)?;
+        return Ok((a, list));
     }
-    let place = folder.display();
-    let interactive = crate::ui::interactive();
+    let place = crate::text::visible(&folder.display().to_string());
+    // values read without a `$VAR` that was not granted are not what the file says: only
+    // `tmpl trust`, which reads them with it and shows them, can approve that
+    let interactive = crate::ui::interactive() && !now.ungranted;
     if interactive {
         crate::ui::warn(format!("{place} needs your approval before `tmpl {verb}`:"));
-        for d in diff.iter().chain(&now.notes) {
-            crate::ui::raw_line(format!("  - {}", crate::text::terminal_safe(d)));
+        for l in &list {
+            crate::ui::raw_line(format!("  {l}"));
+        }
+        for n in &now.notes {
+            crate::ui::raw_line(format!("  - {n}"));
         }
         if crate::ui::confirm("Approve and go on?") {
-            return promote(state_root, loaded, old.as_ref(), &now, staged);
+            let a = promote(state_root, loaded, old.as_ref(), &now)?;
+            return Ok((a, list));
         }
-    }
-    if let Some((_, tmp)) = staged {
-        let _ = std::fs::remove_dir_all(tmp);
     }
     let what = if old.is_none() {
         format!("{place} has not been approved on this host")
@@ -198,90 +142,98 @@ pub fn ensure(
         ExitStatus::Untrusted,
         format!("not running `tmpl {verb}`: {what}"),
     );
-    for d in diff.iter().chain(if interactive {
-        [].iter()
-    } else {
-        now.notes.iter()
-    }) {
-        f = f.detail(format!("- {}", crate::text::terminal_safe(d)));
+    for l in &list {
+        f = f.detail(l.clone());
     }
-    Err(f
-        .hint("review it, then `tmpl trust` approves the folder's settings and provisioning files")
-        .into())
+    if !interactive {
+        for n in &now.notes {
+            f = f.detail(format!("- {n}"));
+        }
+    }
+    let hint = if now.ungranted {
+        "`tmpl trust` shows the values `.env` takes from tmpl's environment, and approves the folder with them"
+    } else {
+        "review it, then `tmpl trust` approves the folder's settings and provisioning files (`tmpl trust --diff` shows every line first)"
+    };
+    Err(f.hint(hint).into())
+}
+
+/// The approved copy's files, to show a diff against (when there is a set to show).
+fn approved_files(state_root: &Path, folder: &Path, wanted: bool) -> Option<Files> {
+    let copy = copy_dir(state_root, folder);
+    (wanted && copy.is_dir())
+        .then(|| beneath::read_tree(&copy).ok())
+        .flatten()
 }
 
 /// What `approve` approved: the changes (none: it was approved already) and what the
-/// project runs and opens.
+/// project runs and opens, each an escaped line.
 pub struct Approving {
     pub changes: Vec<String>,
     pub notes: Vec<String>,
 }
 
-/// Approves everything the project would do now (`tmpl trust`, `tmpl init`).
+/// Approves everything the project would do now (`tmpl trust`, `tmpl init`), and says what.
 pub fn approve(state_root: &Path, loaded: &Loaded, exposure: &[String]) -> Result<Approving> {
     let old = load(state_root, &loaded.project.dir);
     let now = survey::survey(loaded, true, exposure)?;
-    let staged = stage(state_root, loaded, now.provision.as_ref())?;
-    let now = survey::Survey {
-        provision: staged.as_ref().map(|(set, _)| set.clone()),
-        ..now
-    };
-    let changes = changes(old.as_ref(), &now);
-    promote(state_root, loaded, old.as_ref(), &now, staged)?;
+    let old_files = approved_files(state_root, &loaded.project.dir, now.files.is_some());
+    let changes = show::lines(&show::changes(
+        old.as_ref(),
+        &now,
+        &loaded.project.env,
+        old_files.as_ref(),
+        Length::Screen,
+    ));
+    promote(state_root, loaded, old.as_ref(), &now)?;
     Ok(Approving {
         changes,
         notes: now.notes,
     })
 }
 
-/// Copies the provisioning set into a fresh folder next to the approved one.
-fn stage(state_root: &Path, loaded: &Loaded, set: Option<&Set>) -> Result<Option<(Set, PathBuf)>> {
-    let Some(set) = set else { return Ok(None) };
-    let parent = dir(state_root, &loaded.project.dir);
-    crate::ssh::private_dir(&parent)?;
-    let tmp = parent.join(format!(".staging-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    let manifest = copy::copy(&loaded.project.dir.join(&set.root), &tmp)?;
-    Ok(Some((
-        Set {
-            manifest,
-            ..set.clone()
-        },
-        tmp,
-    )))
-}
-
-/// Records the approval, then puts the staged copy in place: the record always names bytes
-/// that are there to run.
+/// Puts the files read into the approved copy, then records the approval: the record always
+/// names bytes that are there to run.
 fn promote(
     state_root: &Path,
     loaded: &Loaded,
     old: Option<&Approval>,
     now: &survey::Survey,
-    staged: Option<(Set, PathBuf)>,
 ) -> Result<Approved> {
     let folder = &loaded.project.dir;
     let record = Approval {
         folder: folder.clone(),
         settings: now.settings.clone(),
-        provision: match &staged {
-            Some((set, _)) => Some(set.clone()),
+        environment: now.environment.clone(),
+        provision: match &now.provision {
+            Some(set) => Some(set.clone()),
             None => old.and_then(|o| o.provision.clone()),
         },
     };
-    if let Some((_, tmp)) = &staged {
+    if let Some(files) = &now.files {
+        let parent = dir(state_root, folder);
+        crate::ssh::private_dir(&parent)?;
+        let tmp = parent.join(format!(".staging-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        copy::write(files, &tmp)?;
         let target = copy_dir(state_root, folder);
         let _ = std::fs::remove_dir_all(&target);
-        std::fs::rename(tmp, &target)?;
+        std::fs::rename(&tmp, &target)?;
     }
     let text = serde_json::to_string_pretty(&record)?;
     crate::atomic::write(&record_path(state_root, folder), text.as_bytes(), 0o600)?;
-    approved(state_root, loaded, Some(&record))
+    approved(state_root, loaded, Some(&record), now.files.as_ref())
 }
 
 /// Where the approved provisioning runs from; the copy is checked against the record, and
-/// made again from the project if it went missing and the project still matches.
-fn approved(state_root: &Path, loaded: &Loaded, record: Option<&Approval>) -> Result<Approved> {
+/// made again from the files read now (or the project's) if it went missing and they still
+/// match.
+fn approved(
+    state_root: &Path,
+    loaded: &Loaded,
+    record: Option<&Approval>,
+    read: Option<&Files>,
+) -> Result<Approved> {
     let Some(p) = &loaded.config.provision else {
         return Ok(Approved { script: None });
     };
@@ -292,11 +244,14 @@ fn approved(state_root: &Path, loaded: &Loaded, record: Option<&Approval>) -> Re
         return Ok(Approved { script: None });
     };
     let copy = copy_dir(state_root, &loaded.project.dir);
-    if copy::manifest(&copy).ok().as_ref() != Some(&set.manifest) {
+    let intact = beneath::read_tree(&copy).map(|f| copy::manifest(&f));
+    if intact.ok().as_ref() != Some(&set.manifest) {
         let _ = std::fs::remove_dir_all(&copy);
-        let made = copy::copy(&loaded.project.dir.join(&set.root), &copy)?;
-        if made != set.manifest {
-            let _ = std::fs::remove_dir_all(&copy);
+        let files = match read {
+            Some(f) => f.clone(),
+            None => beneath::read_set(&loaded.project.dir, &set.root)?,
+        };
+        if copy::manifest(&files) != set.manifest {
             return Err(Failure::new(
                 ExitStatus::Untrusted,
                 "the approved copy of the provisioning files is gone, and the project's files no longer match it",
@@ -304,6 +259,7 @@ fn approved(state_root: &Path, loaded: &Loaded, record: Option<&Approval>) -> Re
             .hint("`tmpl trust` approves the files as they are now")
             .into());
         }
+        copy::write(&files, &copy)?;
     }
     Ok(Approved {
         script: Some(Copied {
@@ -312,20 +268,6 @@ fn approved(state_root: &Path, loaded: &Loaded, record: Option<&Approval>) -> Re
             root: set.root.clone(),
         }),
     })
-}
-
-/// Forgets approvals whose folder is gone (for `gc`).
-pub fn stale(state_root: &Path) -> Vec<(PathBuf, PathBuf)> {
-    std::fs::read_dir(state_root.join("trust"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let text = std::fs::read_to_string(e.path().join("approval.json")).ok()?;
-            let a: Approval = serde_json::from_str(&text).ok()?;
-            crate::gone::gone(&a.folder).then(|| (e.path(), a.folder))
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -1,12 +1,13 @@
 //! What a project would make tmpl do right now, for the approval: its settings, the
 //! provisioning set, and the lines a person should read before saying yes.
 
+use super::beneath::{self, Files};
 use super::copy::{self, Manifest};
 use crate::config::{keys, Network, ProvisionKind, SyncMode};
 use crate::project::Loaded;
 use anyhow::Result;
 use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// The provisioning set: the file `PROVISION_SCRIPT` names and what is approved with it.
@@ -32,9 +33,32 @@ impl Set {
 
 pub struct Survey {
     pub settings: BTreeMap<String, String>,
+    /// The variables of tmpl's environment each key takes (granted, so in its value).
+    pub environment: BTreeMap<String, BTreeSet<String>>,
+    /// Some `$VAR` asked of the environment was not granted: the values read lack it, so
+    /// approving them here would approve something else than the file says.
+    pub ungranted: bool,
     pub provision: Option<Set>,
-    /// What it runs and what it opens, one line each.
+    /// The set's files as read, once: what is shown, recorded and copied.
+    pub files: Option<Files>,
+    /// What it runs and what it opens, one line each, escaped for the terminal.
     pub notes: Vec<String>,
+}
+
+/// Each key's variables it took from tmpl's environment, and whether it asked for more.
+pub fn environment(loaded: &Loaded) -> (BTreeMap<String, BTreeSet<String>>, bool) {
+    let mut taken: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut ungranted = false;
+    for e in &loaded.project.env.entries {
+        for (var, took) in &e.from_env {
+            if *took {
+                taken.entry(e.key.clone()).or_default().insert(var.clone());
+            } else {
+                ungranted = true;
+            }
+        }
+    }
+    (taken, ungranted)
 }
 
 fn sha16(s: &str) -> String {
@@ -78,10 +102,13 @@ pub fn survey(loaded: &Loaded, with_provision: bool, exposure: &[String]) -> Res
     let c = &loaded.config;
     let dir = &loaded.project.dir;
     let mut notes = Vec::new();
+    let mut files = None;
     let provision = match (&c.provision, with_provision) {
         (Some(p), true) => {
             let root = set_root(p.kind, &p.relative);
-            let manifest = copy::manifest(&dir.join(&root))?;
+            let read = beneath::read_set(dir, &root)?;
+            let manifest = copy::manifest(&read);
+            files = Some(read);
             let shown = if root.as_os_str().is_empty() {
                 "the project folder".to_owned()
             } else {
@@ -109,10 +136,15 @@ pub fn survey(loaded: &Loaded, with_provision: bool, exposure: &[String]) -> Res
     notes.extend(exposure.iter().cloned());
     notes.extend(openings(loaded));
     notes.extend(from_environment(loaded));
+    let (environment, ungranted) = environment(loaded);
     Ok(Survey {
         settings: settings(loaded),
+        environment,
+        ungranted,
         provision,
-        notes,
+        files,
+        // every note may carry text from the folder (a path, an interface, a host name)
+        notes: notes.iter().map(|n| crate::text::visible(n)).collect(),
     })
 }
 
@@ -149,59 +181,28 @@ fn openings(loaded: &Loaded) -> Vec<String> {
     out
 }
 
-/// `$VAR` in a tmpl setting that the file does not set itself: its value came from the
-/// environment tmpl ran in, which the person may not have in mind.
+/// Each `$VAR` a value takes from the environment tmpl runs in, named: the person may not
+/// have it in mind, and its value reaches the guest (Ansible gets every entry). tmpl's own
+/// settings are shown with the value they get; other keys' values never are.
 fn from_environment(loaded: &Loaded) -> Vec<String> {
-    let env = &loaded.project.env;
     let mut out = Vec::new();
-    for (i, e) in env.entries.iter().enumerate() {
-        if !keys::is_tmpl_key(&e.key) {
-            continue;
-        }
-        let value_text = e.raw.split_once('=').map_or("", |x| x.1).trim_start();
-        if value_text.starts_with('\'') {
-            continue;
-        }
-        for var in referenced(value_text) {
-            let set_before = env.entries[..i].iter().any(|p| p.key == var);
-            if !set_before {
-                out.push(format!(
-                    "{} (.env:{}) uses ${var} from tmpl's environment: {}={}",
-                    e.key,
-                    e.line,
+    for e in &loaded.project.env.entries {
+        for (var, took) in &e.from_env {
+            let mut line = format!(
+                "{} (.env:{}) takes ${var} from tmpl's environment",
+                e.key, e.line
+            );
+            if !took {
+                line.push_str(" (not approved yet, so empty: `tmpl trust` shows and approves it)");
+            } else if keys::is_tmpl_key(&e.key) {
+                line.push_str(&format!(
+                    ": {}={}",
                     e.key,
                     crate::text::redact_url(&e.value)
                 ));
             }
+            out.push(line);
         }
-    }
-    out
-}
-
-/// The variables `$NAME` and `${NAME}` that `text` refers to.
-fn referenced(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let b = text.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\' {
-            i += 2;
-            continue;
-        }
-        if b[i] == b'$' {
-            let braced = b.get(i + 1) == Some(&b'{');
-            let start = i + 1 + usize::from(braced);
-            let mut end = start;
-            while end < b.len() && (b[end].is_ascii_alphanumeric() || b[end] == b'_') {
-                end += 1;
-            }
-            if end > start {
-                out.push(text[start..end].to_owned());
-            }
-            i = end;
-            continue;
-        }
-        i += 1;
     }
     out
 }
@@ -209,12 +210,6 @@ fn referenced(text: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn finds_the_variables_a_value_uses() {
-        assert_eq!(referenced("$HOME/x/${IMG}.qcow2"), ["HOME", "IMG"]);
-        assert!(referenced(r"plain \$NOT").is_empty());
-    }
 
     #[test]
     fn a_playbook_brings_its_folder_and_a_script_itself() {

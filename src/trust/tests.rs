@@ -27,7 +27,14 @@ impl Folder {
         self.root.path().join("state")
     }
     fn loaded(&self) -> Loaded {
-        let ctx = Ctx::at(
+        self.ctx().load().unwrap()
+    }
+    /// Loaded as `tmpl trust` loads it: every `$VAR` taken, to be shown and granted.
+    fn asking(&self) -> Loaded {
+        self.ctx().load_asking().unwrap()
+    }
+    fn ctx(&self) -> Ctx {
+        Ctx::at(
             self.dir(),
             Dirs {
                 home: None,
@@ -36,8 +43,7 @@ impl Folder {
                 config: self.root.path().join("config"),
             },
             crate::backend::builtin(),
-        );
-        ctx.load().unwrap()
+        )
     }
     fn ensure(&self) -> Result<Approved> {
         ensure(&self.state(), &self.loaded(), "up", true, &[])
@@ -184,8 +190,12 @@ fn a_value_from_the_environment_is_named() {
     assert!(
         a.notes
             .iter()
-            .any(|n| n.contains("uses $USER_FOR_TMPL_TEST from tmpl's environment")),
+            .any(|n| n.contains("NAME (.env:6) takes $USER_FOR_TMPL_TEST from tmpl's environment")),
         "{:?}",
         a.notes
     );
 }
+
+/// The guest as attacker against the approval (issue 27).
+#[path = "attack_tests.rs"]
+mod attacks;
