@@ -57,6 +57,12 @@ pub trait Driver {
     fn host_checks(&self, dirs: &Dirs, wants: Wants) -> Vec<Check>;
     /// Where the network fence of its guests is written, for the person running tmpl.
     fn fence_holder(&self) -> Holder;
+    /// `cmd`, run where this driver's guests take their mounts from: the file server of a
+    /// guest's project folder runs there (see `share`). The host's own namespace unless a
+    /// driver's guests live in another (a person's rootless Podman).
+    fn share_enter(&self, cmd: crate::process::Cmd) -> crate::process::Cmd {
+        cmd
+    }
     /// The live state of the guest of project `slug`, for `ls` when its `.env` is gone;
     /// `None` when it cannot be told (the service does not answer).
     fn state_of(&self, slug: &str) -> Option<State>;

@@ -22,6 +22,7 @@ mod open;
 mod preflight;
 mod provision;
 mod reach;
+mod share;
 mod snapshot;
 mod teardown;
 mod up;

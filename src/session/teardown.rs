@@ -82,6 +82,9 @@ impl Session<'_> {
         self.close_ssh();
         let items = self.recorded(&mut phases, |phases| {
             let mut removed = self.guest.remove(phases)?;
+            if self.stop_serving()? {
+                removed.push("the project folder's file server".into());
+            }
             // after the guest: it must never run unfenced
             removed.extend(crate::fence::remove(&id.slug, self.driver.fence_holder())?);
             for dir in [&id.cache_dir, &id.state_dir] {

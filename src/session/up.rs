@@ -7,6 +7,7 @@ use super::preflight;
 use super::provision::Provisioning;
 use crate::driver::{State, UpOutcome};
 use crate::fence::net::GuestNet;
+use crate::share::daemon::Started;
 use crate::timing::Phases;
 use crate::ui;
 use anyhow::Result;
@@ -32,6 +33,19 @@ impl Session<'_> {
         let mut phases = Phases::new("up");
         let (outcome, provisioned) = self.recorded(&mut phases, |phases| {
             let net = self.fence(phases)?;
+            let served = self.serve_folder(phases)?;
+            if state == State::Running && served.is_some_and(|s| s != Started::Kept) {
+                // the guest holds the mount of a server that is gone: it starts again on the
+                // new one, with its data
+                phases.run(
+                    "stop",
+                    "restarting the guest on its new file server",
+                    || {
+                        self.guest
+                            .stop(std::time::Duration::from_secs(60), &mut Phases::new("stop"))
+                    },
+                )?;
+            }
             let (outcome, endpoint) = self.guest.up(phases)?;
             self.fence_again(net.as_ref())?;
             let access = self.reach(outcome, &endpoint, phases)?;

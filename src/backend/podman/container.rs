@@ -1,7 +1,7 @@
 //! One project's container: its lifecycle, how it is reached, its network.
 
 use super::client::{self, Client};
-use super::{limits, network, protect, spec};
+use super::{limits, network, spec};
 use crate::driver::{Guest, Lifecycle, Live, Needs, Reach, State, StopOutcome, UpOutcome};
 use crate::error::{ExitStatus, Failure};
 use crate::project::Loaded;
@@ -29,36 +29,17 @@ pub struct Podman {
 
 /// The create request `up` would send, as JSON with sorted keys (stable for `tmpl render`).
 pub fn preview(loaded: &Loaded) -> Result<String> {
-    let spec = spec::container_spec(
-        loaded,
-        "<public key generated at up>",
-        false,
-        binds(loaded, false)?,
-    );
+    let spec = spec::container_spec(loaded, "<public key generated at up>", false, binds(loaded));
     Ok(format!(
         "{}\n",
         serde_json::to_string_pretty(&serde_json::to_value(&spec)?)?
     ))
 }
 
-/// The project folder's binds (see `spec::project_binds`); `make`: create the empty
-/// placeholder folder and its mount points, as `up` does (`render` only shows them).
-pub fn binds(loaded: &Loaded, make: bool) -> Result<Vec<String>> {
-    let Some(sync) = &loaded.config.sync else {
-        return Ok(Vec::new());
-    };
-    let protected = protect::resolve(&sync.host_path, &loaded.config.protect)?;
-    let placeholder = loaded.id.state_dir.join("protect-empty");
-    if make {
-        for p in protected.iter().filter(|p| p.placeholder()) {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::create_dir_all(&placeholder)?;
-            std::fs::set_permissions(&placeholder, std::fs::Permissions::from_mode(0o555))?;
-            // the mount point, made by the person rather than by Podman's root
-            std::fs::create_dir_all(sync.host_path.join(&p.target))?;
-        }
-    }
-    Ok(spec::project_binds(loaded, &protected, &placeholder))
+/// The project folder's bind (see `spec::project_binds`): where the file server serves it.
+pub fn binds(loaded: &Loaded) -> Vec<String> {
+    let served_at = crate::share::daemon::Share::new(&loaded.id.state_dir).mountpoint();
+    spec::project_binds(loaded, &served_at)
 }
 
 impl Podman {
@@ -167,7 +148,7 @@ impl Podman {
         if let Some(net) = &extra {
             network::ensure(&self.client, net, &self.loaded.id.slug)?;
         }
-        let binds = binds(&self.loaded, true)?;
+        let binds = binds(&self.loaded);
         let unenforced = limits::host_unenforced();
         if let Some(why) = unenforced {
             ui::warn(format!(

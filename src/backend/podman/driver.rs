@@ -113,6 +113,16 @@ impl Driver for PodmanDriver {
         }
     }
 
+    /// A person's containers take their mounts from their rootless Podman's user and mount
+    /// namespace: a mount made on the host after its pause process started is not seen there.
+    fn share_enter(&self, cmd: crate::process::Cmd) -> crate::process::Cmd {
+        if crate::person::is_root() {
+            return cmd;
+        }
+        cmd.wrapped_in(&["podman", "unshare"])
+            .env("XDG_RUNTIME_DIR", super::runtime::runtime_dir())
+    }
+
     fn state_of(&self, slug: &str) -> Option<State> {
         let c = client::connect().ok()?;
         match c.inspect_container(&spec::container_name(slug)).ok()? {

@@ -13,7 +13,6 @@ pub mod limits;
 pub mod netns;
 pub mod network;
 mod person;
-pub mod protect;
 pub mod runtime;
 mod snapshot;
 pub mod spec;

@@ -84,18 +84,15 @@ pub fn extra_network(loaded: &Loaded) -> Option<ExtraNetwork> {
     }
 }
 
-/// `SYNC` and `PROTECT`: the project folder as a bind mount at `SYNC_PATH`, then each
-/// protected path read-only over it. All `nosuid,nodev`: root in the container must not be
-/// able to use a setuid file or a device node from the host's folder.
+/// `SYNC`: the project folder at `SYNC_PATH`, as tmpl's file server serves it (see
+/// `share`): never the folder itself, so `PROTECT`, `SYNC=ro` and what the guest may create
+/// hold in the server, whatever root in the container does. `nosuid,nodev` as well: nothing
+/// in the folder is a setuid file or a device node to the container either.
 ///
 /// Written as `SRC:DST:OPTIONS` binds, the only form Podman's Docker API takes options in
 /// (validation refuses a `:` in the paths). No SELinux relabelling (`:z`): it would rewrite
 /// the labels of the user's own folder, and Debian and Ubuntu hosts do not need it.
-pub fn project_binds(
-    loaded: &Loaded,
-    protected: &[super::protect::Protected],
-    placeholder: &std::path::Path,
-) -> Vec<String> {
+pub fn project_binds(loaded: &Loaded, served_at: &std::path::Path) -> Vec<String> {
     let Some(sync) = loaded.config.sync.as_ref() else {
         return Vec::new();
     };
@@ -104,21 +101,11 @@ pub fn project_binds(
     } else {
         "rw"
     };
-    let mut binds = vec![format!(
+    vec![format!(
         "{}:{}:{mode},nosuid,nodev",
-        sync.host_path.display(),
+        served_at.display(),
         sync.guest_path
-    )];
-    for p in protected {
-        let source = p.source.as_deref().unwrap_or(placeholder);
-        binds.push(format!(
-            "{}:{}/{}:ro,nosuid,nodev",
-            source.display(),
-            sync.guest_path.trim_end_matches('/'),
-            p.target.display()
-        ));
-    }
-    binds
+    )]
 }
 
 /// The image used when `.env` has no `IMAGE`.

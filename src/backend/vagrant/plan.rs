@@ -144,8 +144,13 @@ pub fn plan(loaded: &Loaded, home: Option<&std::path::Path>) -> VmPlan {
         network: None,
         bridge,
         seed_iso: None,
+        // the folder as tmpl's file server serves it (see `share`), never the folder itself:
+        // libvirt's virtiofsd then passes on what the server allows, and nothing else
         sync: c.sync.as_ref().map(|s| SyncContext {
-            host_path: s.host_path.display().to_string(),
+            host_path: crate::share::daemon::Share::new(&id.state_dir)
+                .mountpoint()
+                .display()
+                .to_string(),
             guest_path: s.guest_path.clone(),
             readonly: s.mode == SyncMode::Ro,
         }),
