@@ -317,12 +317,7 @@ pub fn enforce(loaded: &Loaded, net: &GuestNet, holder: Holder) -> Result<()> {
     // carries a fingerprint of the rules, and a fence already in force as written is left as
     // it is.
     let base = format!("{COMMENT_PREFIX}{}", state.display());
-    let fingerprint = net::hash8(&rules::script(&table, &base, net, &policy));
-    let comment = format!("{base} #{fingerprint}");
-    let rewritten = !in_force_as(holder, &table, net, &fingerprint);
-    if rewritten {
-        apply(holder, &rules::script(&table, &comment, net, &policy))?;
-    }
+    let rewritten = write(holder, &table, &base, net, &policy)?;
     crate::atomic::write(
         &state.join(CLOSED_FILE),
         &serde_json::to_vec(&closed)?,
@@ -330,6 +325,25 @@ pub fn enforce(loaded: &Loaded, net: &GuestNet, holder: Holder) -> Result<()> {
     )?;
     let config = resolver(c.egress, &c.egress_allow, net, &table, holder, state);
     dns::ensure(&config, |cmd| holder.enter(cmd), rewritten)
+}
+
+/// Writes the fence's tables unless they are in force as they would be written; returns
+/// whether it wrote them. `base` says whose they are; the comment adds a fingerprint of the
+/// rules.
+pub fn write(
+    holder: Holder,
+    table: &str,
+    base: &str,
+    net: &GuestNet,
+    policy: &Policy,
+) -> Result<bool> {
+    let fingerprint = net::hash8(&rules::script(table, base, net, policy));
+    if in_force_as(holder, table, net, &fingerprint) {
+        return Ok(false);
+    }
+    let comment = format!("{base} #{fingerprint}");
+    apply(holder, &rules::script(table, &comment, net, policy))?;
+    Ok(true)
 }
 
 /// Where a keeper holds the fence: once the guest runs, that what it holds is the project's
