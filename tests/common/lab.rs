@@ -259,13 +259,13 @@ impl DnsGuard {
         let script = format!(
             "table inet {GUARD} {{}}\ndelete table inet {GUARD}\ntable inet {GUARD} {{\n\
              counter left {{ }}\ncounter asked {{ }}\n\
-             chain out {{ type filter hook output priority filter + 50; policy accept;\n\
+             chain sent {{ type filter hook output priority filter + 50; policy accept;\n\
                oifname \"lo\" accept\n\
                ip daddr {addr} meta l4proto {{ tcp, udp }} th dport 53 counter name asked accept\n\
-               meta l4proto {{ tcp, udp }} th dport 53 counter name left drop }}\n\
-             chain fwd {{ type filter hook forward priority filter + 50; policy accept;\n\
+               meta l4proto {{ tcp, udp }} th dport 53 counter name left drop\n }}\n\
+             chain forwarded {{ type filter hook forward priority filter + 50; policy accept;\n\
                ip daddr {addr} meta l4proto {{ tcp, udp }} th dport 53 counter name asked accept\n\
-               meta l4proto {{ tcp, udp }} th dport 53 counter name left drop }}\n}}\n"
+               meta l4proto {{ tcp, udp }} th dport 53 counter name left drop\n }}\n}}\n"
         );
         let file = std::env::temp_dir().join(format!("{GUARD}-{}.nft", std::process::id()));
         std::fs::write(&file, script).unwrap();
