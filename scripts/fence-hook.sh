@@ -27,8 +27,13 @@ if [ "$(cat "$hook" 2>/dev/null)" != "${text%$'\n'}" ]; then
     changed=1; say "installed $hook"
 fi
 # libvirtd finds hooks when it starts or reloads (SIGHUP); running VMs and networks stay
-if [ "$changed" = 1 ] && pid=$(cat /run/libvirtd.pid 2>/dev/null) && kill -0 "$pid" 2>/dev/null; then
+# (`tmpl doctor` reads the pid it was reloaded in from /run/tmpl-fence/hook-seen, as the
+# hook itself writes it whenever it runs)
+if pid=$(cat /run/libvirtd.pid 2>/dev/null) && kill -0 "$pid" 2>/dev/null &&
+   { [ "$changed" = 1 ] || [ "$(cat /run/tmpl-fence/hook-seen 2>/dev/null)" != "$pid" ]; }; then
     kill -HUP "$pid"
+    install -d -o root -g root -m 0755 /run/tmpl-fence
+    echo "$pid" >/run/tmpl-fence/hook-seen
     say "reloaded libvirtd (pid $pid)"
 fi
 say "hook in place: $hook -> $bin"
