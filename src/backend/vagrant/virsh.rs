@@ -169,16 +169,21 @@ pub fn ensure_network(state_root: &std::path::Path, name: &str, xml: &str) -> Re
     )?;
     let fence_of = |x: &str| super::hook_xml::read(x).and_then(|d| d.fence);
     let wanted = fence_of(xml);
-    let define = || -> Result<()> {
+    // a network defined again keeps its uuid: libvirt refuses one of the same name without it
+    let define = |uuid: Option<&str>| -> Result<()> {
+        let text = match uuid {
+            Some(u) => xml.replacen("</name>", &format!("</name>\n  <uuid>{u}</uuid>"), 1),
+            None => xml.to_owned(),
+        };
         let dir = tempfile::tempdir()?;
         let file = dir.path().join("net.xml");
-        std::fs::write(&file, xml)?;
+        std::fs::write(&file, text)?;
         virsh().arg("net-define").arg(&file).read()?;
         Ok(())
     };
     let info = virsh().args(["net-info", name]).output()?;
     if !info.success() {
-        define()?;
+        define(None)?;
         virsh().args(["net-autostart", name]).read()?;
     } else {
         let current = virsh().args(["net-dumpxml", "--inactive", name]).read()?;
@@ -196,7 +201,11 @@ pub fn ensure_network(state_root: &std::path::Path, name: &str, xml: &str) -> Re
             .into());
         }
         if fence_of(&current) != wanted {
-            define()?;
+            let uuid = current
+                .split_once("<uuid>")
+                .and_then(|(_, r)| r.split_once("</uuid>"))
+                .map(|(u, _)| u.trim().to_owned());
+            define(uuid.as_deref())?;
         }
     }
     let mut active = info
