@@ -13,14 +13,15 @@
 # the guest's resolver forwards to the stand-in. Everything is removed at the end. Needs root
 # and `make setup fixtures`.
 #
-#   BEFORE=/path/to/old/tmpl scripts/bench-fence.sh [RUNS]      (default 10)
+#   BEFORE=/path/to/old/tmpl [AFTER=/path/to/new/tmpl] scripts/bench-fence.sh [RUNS]  (10)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-10}
 before=${BEFORE:?set BEFORE to an older build of tmpl (e.g. of the commit before the change)}
 export NO_COLOR=1
-cargo build --release -q
-after=$PWD/target/release/tmpl
+# AFTER: this build, unless another is named (compare builds of the same profile)
+after=${AFTER:-}
+if [ -z "$after" ]; then cargo build --release -q; after=$PWD/target/release/tmpl; fi
 work=$(mktemp -d /tmp/tmpl-bench-fence.XXXXXX)
 export XDG_CACHE_HOME=$work/xdg/cache XDG_STATE_HOME=$work/xdg/state XDG_CONFIG_HOME=$work/xdg/config
 ns=tmplbf-inet veth=tmplbfi0 guard=tmplbf-dnsguard

@@ -92,7 +92,7 @@ fn checked_slug(slug: &str) -> Result<()> {
 /// names for it (so a network cannot point the fence's rules at another interface), NAT, a /24.
 fn guest_net(name: &str, slug: &str, d: &HookData) -> Result<net::GuestNet> {
     checked_slug(slug)?;
-    let bridge = net::bridge_name(super::NET, slug);
+    let bridge = net::bridge_name(super::vm::NET, slug);
     if d.name != name || d.bridge != bridge || d.forward != "nat" {
         bail!("network {name} is not a tmpl VM's own network on bridge {bridge}");
     }
@@ -226,7 +226,7 @@ fn lan_event(main: &str, op: &str, xml: &str) -> Result<()> {
         .collect::<Result<Vec<_>>>()?;
     // from what the hook kept: a hook must not call back into libvirt, which waits for it
     let net = net::GuestNet {
-        bridge: net::bridge_name(super::NET, main),
+        bridge: net::bridge_name(super::vm::NET, main),
         subnet: k.subnet,
         lan_tap: None,
     };

@@ -2,7 +2,7 @@
 //! made here or a question for the upstream, and from the upstream's answer to the addresses
 //! the fence opens and for how long.
 
-use super::Config;
+use super::config::Config;
 use crate::fence::rules::Opened;
 use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::{Name, RData, Record, RecordType};

@@ -3,7 +3,7 @@
 //! fence's sets written through `nft` before a reply leaves, and the checks that end it.
 
 use super::answer::{self, Decision};
-use super::Config;
+use super::config::Config;
 use crate::fence::rules;
 use anyhow::{Context as _, Result};
 use hickory_proto::op::{Message, ResponseCode};
@@ -59,14 +59,14 @@ pub fn serve(config: Config) -> Result<()> {
     let tcp_fd = bound(addr, rustix::net::SocketType::STREAM)?;
     rustix::net::listen(&tcp_fd, 64)?;
     let tcp = TcpListener::from(tcp_fd);
-    let here = super::netns_inode(std::path::Path::new("/proc/self/ns/net")).unwrap_or(0);
+    let here = super::config::netns_inode(std::path::Path::new("/proc/self/ns/net")).unwrap_or(0);
     crate::atomic::write(
         &dir.join("dns.pid"),
         format!("{} {here}\n", std::process::id()).as_bytes(),
         0o644,
     )?;
     let upstream = if config.upstream.is_empty() {
-        super::nameservers(&std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default())
+        super::config::nameservers(&std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default())
     } else {
         config.upstream.clone()
     };
@@ -102,7 +102,7 @@ fn watch(s: &Shared, here: u64) {
     loop {
         std::thread::sleep(CHECK_EVERY);
         if let Some(file) = &s.config.netns_file {
-            if super::netns_inode(file) != Some(here) {
+            if super::config::netns_inode(file) != Some(here) {
                 return;
             }
         }
