@@ -46,6 +46,8 @@ install:
 ## Install and start libvirt, Vagrant, Podman, Ansible (Debian/Ubuntu).
 setup:
 	bash scripts/setup.sh
+	$(CARGO) build --release --locked
+	bash scripts/fence-hook.sh target/release/tmpl
 
 ## Build the offline test box, container image and cloud image (cached by recipe).
 fixtures:

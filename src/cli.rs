@@ -84,9 +84,17 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the manual page (roff): `tmpl man | man -l -`
     Man(ManArgs),
-    /// (internal) keep a guest's `EGRESS_ALLOW` names resolved while its fence exists
-    #[command(name = "__fence-refresh", hide = true)]
-    FenceRefresh { state_dir: std::path::PathBuf },
+    /// (internal) a fenced guest's own resolver, serving what DIR/dns.json says
+    #[command(name = "__dns", hide = true)]
+    Dns { dir: std::path::PathBuf },
+    /// (internal) the root-run hook through which a driver's tool holds a person's fences
+    /// (`__fence-hook vm ARGS...`, libvirt's network hook)
+    #[command(name = "__fence-hook", hide = true)]
+    FenceHook {
+        driver: String,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 #[derive(Debug, Args)]

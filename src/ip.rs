@@ -2,7 +2,7 @@
 //! not from its text, whose columns move between versions. A leaf: it runs `ip` and knows
 //! nothing of guests, backends or commands.
 
-use ipnet::Ipv4Net;
+use ipnet::{IpNet, Ipv4Net};
 use serde::Deserialize;
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -36,6 +36,60 @@ impl Addr {
 #[derive(Debug, Deserialize)]
 struct Route {
     dst: String,
+}
+
+/// A route of any table as `ip -j route show table all` prints it, with what says how the
+/// host reaches its destination: straight on a link, or through a gateway.
+#[derive(Debug, Deserialize)]
+struct AnyRoute {
+    dst: String,
+    /// `unicast` when absent; `local`, `broadcast`, `unreachable`, `blackhole`, ...
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    gateway: Option<IpAddr>,
+    /// A multipath route's hops, each through a gateway of its own.
+    #[serde(default)]
+    nexthops: Vec<serde_json::Value>,
+    #[serde(default)]
+    dev: String,
+}
+
+/// A destination the host sends to, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostRoute {
+    pub dst: IpNet,
+    /// Through a gateway (`via`), rather than on a link of the host's own.
+    pub via_gateway: bool,
+    pub dev: String,
+}
+
+/// The host's unicast routes in every table, both families, leaving out default routes.
+pub fn host_routes() -> Vec<HostRoute> {
+    let mut out = Vec::new();
+    for family in ["-4", "-6"] {
+        let routes: Vec<AnyRoute> =
+            ip_json(&[family, "route", "show", "table", "all"]).unwrap_or_default();
+        out.extend(unicast(&routes));
+    }
+    out
+}
+
+fn unicast(routes: &[AnyRoute]) -> Vec<HostRoute> {
+    routes
+        .iter()
+        .filter(|r| r.kind.as_deref().map_or(true, |k| k == "unicast"))
+        .filter_map(|r| {
+            let dst = r.dst.parse::<IpNet>().ok().or_else(|| {
+                let a: IpAddr = r.dst.parse().ok()?;
+                Some(IpNet::from(a))
+            })?;
+            Some(HostRoute {
+                dst,
+                via_gateway: r.gateway.is_some() || !r.nexthops.is_empty(),
+                dev: r.dev.clone(),
+            })
+        })
+        .collect()
 }
 
 /// Runs `ip -j ARGS`; nothing when `ip` is missing or fails.
@@ -115,6 +169,31 @@ mod tests {
             .addr_info
             .iter()
             .any(|a| a.v4_network() == Some("127.0.0.0/8".parse().unwrap())));
+    }
+
+    #[test]
+    fn connected_and_gateway_routes_are_told_apart() {
+        let text = r#"[{"dst":"default","gateway":"192.0.2.1","dev":"eth0"},
+            {"dst":"192.0.2.0/24","dev":"eth0","protocol":"kernel","scope":"link"},
+            {"dst":"203.0.113.0/24","gateway":"198.51.100.2","dev":"v0"},
+            {"dst":"198.18.0.0/15","nexthops":[{"gateway":"10.0.0.1","dev":"a"}]},
+            {"type":"local","dst":"192.0.2.2","dev":"eth0","table":"local"},
+            {"type":"unreachable","dst":"10.9.0.0/16","dev":"lo"},
+            {"dst":"2001:db8:5::/64","dev":"eth1"}]"#;
+        let routes: Vec<AnyRoute> = serde_json::from_str(text).unwrap();
+        let got: Vec<(String, bool)> = unicast(&routes)
+            .iter()
+            .map(|r| (r.dst.to_string(), r.via_gateway))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("192.0.2.0/24".into(), false),
+                ("203.0.113.0/24".into(), true),
+                ("198.18.0.0/15".into(), true),
+                ("2001:db8:5::/64".into(), false),
+            ]
+        );
     }
 
     #[test]

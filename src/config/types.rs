@@ -51,7 +51,7 @@ pub enum Network {
 }
 
 /// `EGRESS`: what the guest may open connections to (see `fence`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Egress {
     /// Public addresses only: no LAN, tailnet, link-local, host or other guest.

@@ -63,6 +63,11 @@ pub trait Driver {
     fn share_enter(&self, cmd: crate::process::Cmd) -> crate::process::Cmd {
         cmd
     }
+    /// A hook the tool underneath runs as root to hold a person's fences (`tmpl
+    /// __fence-hook NAME ARGS...`); `None` for a driver without one.
+    fn fence_hook(&self, _args: &[String]) -> Option<Result<()>> {
+        None
+    }
     /// The live state of the guest of project `slug`, for `ls` when its `.env` is gone;
     /// `None` when it cannot be told (the service does not answer).
     fn state_of(&self, slug: &str) -> Option<State>;

@@ -14,42 +14,59 @@
 //! person's (rootless containers) holds their fence there, where the person is root and
 //! the guest's root is not, with the host's own addresses closed as destinations.
 //!
-//! `EGRESS_ALLOW` names are resolved on the host at `up` and every `REFRESH` after by a small
-//! background process (`tmpl __fence-refresh`), which exits when the table is gone. Each
-//! address stays allowed for `rules::NAME_TIMEOUT` after it was last seen.
+//! DNS is part of the fence: each fenced guest has a resolver of its own (`dns`), which
+//! answers under the guest's `EGRESS` and opens `EGRESS_ALLOW`'s names as the guest asks for
+//! them. The host's own networks are closed whatever their range (`lan`), read from its
+//! routes at every `up`.
+//!
+//! A driver whose fence root must hold for a person (a person's VMs: their bridges are the
+//! host's) names a `Keeper`: something of root's that writes the same table from what the
+//! guest's network carries (the libvirt hook), and publishes what it holds for `up`,
+//! `status` and `doctor` to check.
 
+pub mod dns;
+pub mod lan;
 pub mod net;
 pub mod rules;
 
-use crate::config::{AllowTarget, Egress};
+use crate::config::{Allow, AllowTarget, Egress};
 use crate::error::{ExitStatus, Failure};
 use crate::process::Cmd;
 use crate::project::Loaded;
 use anyhow::Result;
 use net::GuestNet;
-use rules::{Policy, Resolved};
+use rules::Policy;
 use serde::{Deserialize, Serialize};
-use std::net::ToSocketAddrs;
-use std::path::Path;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
 
-pub const REFRESH: Duration = Duration::from_secs(300);
 const TABLE_PREFIX: &str = "tmpl-";
 const COMMENT_PREFIX: &str = "tmpl fence of ";
+/// What the fence closed at the last `up`, for `status`.
+const CLOSED_FILE: &str = "fence-closed.json";
 
 pub fn table_name(slug: &str) -> String {
     format!("{TABLE_PREFIX}{}", net::hash8(slug))
 }
 
-/// What the refresher needs to know, kept in the project's state.
-#[derive(Debug, Serialize, Deserialize)]
-struct Names {
-    table: String,
-    /// Where the table is held (`Place::name`).
-    #[serde(default)]
-    holder: String,
-    families: Vec<String>,
-    names: Vec<(String, Option<u16>)>,
+/// What a keeper holds for one guest network, published where the person can read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Published {
+    pub table: String,
+    pub egress: Egress,
+    /// `EGRESS_ALLOW` as written (`Allow`'s text).
+    pub allow: Vec<String>,
+    /// What the host's routes closed when it was written.
+    pub closed: Vec<lan::Closed>,
+    /// Whether the guest's resolver ran when last checked.
+    pub resolver: bool,
+}
+
+/// Something of root's that holds a person's fences (see the module's comment).
+pub trait Keeper: Sync {
+    /// Whether it is installed and in use, and the fix when not.
+    fn ready(&self) -> Result<String, (String, String)>;
+    /// What it holds now for the guest of `slug`.
+    fn published(&self, slug: &str) -> Option<Published>;
 }
 
 /// A place where fence tables can be written: the host's own firewall, or a network
@@ -87,6 +104,15 @@ pub trait Place: Sync {
     /// What `doctor` says when the place is not there yet.
     fn absent_note(&self) -> &'static str {
         "not there yet"
+    }
+    /// A file naming the network namespace the place is, when the place can be replaced by
+    /// a new one (the guest's resolver must then move with it).
+    fn netns_file(&self) -> Option<PathBuf> {
+        None
+    }
+    /// Root holds the fence here for the person, not tmpl (see `Keeper`).
+    fn keeper(&self) -> Option<&dyn Keeper> {
+        None
     }
 }
 
@@ -139,6 +165,9 @@ pub const HOST: Holder = Holder(&Host);
 
 /// Whether this host can hold a fence in `holder` (see `Driver::fence_holder`), and why not.
 pub fn can_enforce(holder: Holder) -> Result<String, (String, String)> {
+    if let Some(k) = holder.keeper() {
+        return k.ready();
+    }
     may_enforce(holder)?;
     if !holder.present() {
         return Ok(holder.absent_note().into());
@@ -162,6 +191,9 @@ pub fn can_enforce(holder: Holder) -> Result<String, (String, String)> {
 /// The part of `can_enforce` that costs no process: `up` runs it every time, and a kernel
 /// without nftables shows in `nft`'s own error.
 fn may_enforce(holder: Holder) -> Result<(), (String, String)> {
+    if let Some(k) = holder.keeper() {
+        return k.ready().map(|_| ());
+    }
     // who may write there first: for a person's guest on the host it is the reason
     // whatever else is true
     holder.writable()?;
@@ -186,21 +218,6 @@ fn host_addrs() -> Vec<std::net::IpAddr> {
     out
 }
 
-fn resolve(names: &[(String, Option<u16>)]) -> Resolved {
-    let mut out = Vec::new();
-    for (name, port) in names {
-        match (name.as_str(), 0).to_socket_addrs() {
-            Ok(addrs) => out.extend(addrs.map(|a| (a.ip(), *port))),
-            Err(e) => crate::ui::warn(format!(
-                "EGRESS_ALLOW: `{name}` does not resolve on the host ({e}); it is let through once it does"
-            )),
-        }
-    }
-    out.sort();
-    out.dedup();
-    out
-}
-
 fn apply(holder: Holder, script: &str) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let file = dir.path().join("fence.nft");
@@ -217,12 +234,69 @@ fn apply(holder: Holder, script: &str) -> Result<()> {
     Ok(())
 }
 
+/// The fence's policy for `egress` and `allow`, with the host's LAN (`closed`, see `lan`)
+/// and, where the host is remote, its addresses.
+pub fn policy(
+    egress: Egress,
+    allow: &[Allow],
+    closed: &[lan::Closed],
+    host_is_remote: bool,
+) -> Policy {
+    Policy {
+        egress,
+        allow: allow.to_vec(),
+        host_addrs: if host_is_remote {
+            host_addrs()
+        } else {
+            Vec::new()
+        },
+        lan: closed.iter().map(|c| c.net).collect(),
+        dns_port: dns::PORT,
+    }
+}
+
+/// The guest's resolver for `egress` and `allow` on `net`, keeping its files in `state`.
+pub fn resolver(
+    egress: Egress,
+    allow: &[Allow],
+    net: &GuestNet,
+    table: &str,
+    holder: Holder,
+    state: &Path,
+) -> dns::Config {
+    dns::Config {
+        listen: net.gateway(),
+        port: dns::PORT,
+        all_names: egress != Egress::None,
+        names: allow
+            .iter()
+            .filter_map(|a| match &a.target {
+                AllowTarget::Name(n) => Some((n.trim_end_matches('.').to_lowercase(), a.port)),
+                _ => None,
+            })
+            .collect(),
+        // from a person's Podman namespace the gateway is that namespace, not the host
+        host: (!holder.host_is_remote()).then(|| net.gateway()),
+        table: table.to_owned(),
+        families: rules::families(net).iter().map(|f| f.to_string()).collect(),
+        upstream: dns::upstream_from_env(),
+        netns_file: holder.netns_file(),
+        state: state.to_owned(),
+    }
+}
+
 /// Puts the project's fence in force for the guest behind `net` (or lifts it for
-/// `EGRESS=open`). Called by `up` before the guest runs, every time.
+/// `EGRESS=open`), with the guest's resolver. Called by `up` before the guest runs, every
+/// time. Where a keeper holds it, checks that the keeper is there (see `confirm`).
 pub fn enforce(loaded: &Loaded, net: &GuestNet, holder: Holder) -> Result<()> {
     let c = &loaded.config;
+    let state = &loaded.id.state_dir;
     let table = table_name(&loaded.id.slug);
+    // an earlier tmpl's name refresher exits once its record is gone
+    let _ = std::fs::remove_file(state.join("fence-names.json"));
     if c.egress == Egress::Open && c.egress_allow.is_empty() {
+        dns::stop(state);
+        let _ = std::fs::remove_file(state.join(CLOSED_FILE));
         remove(&loaded.id.slug, holder)?;
         return Ok(());
     }
@@ -234,51 +308,89 @@ pub fn enforce(loaded: &Loaded, net: &GuestNet, holder: Holder) -> Result<()> {
         .hint(fix)
         .into());
     }
-    let names: Vec<(String, Option<u16>)> = c
-        .egress_allow
-        .iter()
-        .filter_map(|a| match &a.target {
-            AllowTarget::Name(n) => Some((n.clone(), a.port)),
-            _ => None,
-        })
-        .collect();
-    let policy = Policy {
-        egress: c.egress,
-        allow: c.egress_allow.clone(),
-        host_addrs: if holder.host_is_remote() {
-            host_addrs()
-        } else {
-            Vec::new()
-        },
-    };
-    // Writing costs a kernel commit (about 20 ms here) where reading costs 4: the comment
-    // carries a fingerprint of the rules, and a fence already in force as written is left as
-    // it is. Names are looked up again on every `up` regardless.
-    let base = format!("{COMMENT_PREFIX}{}", loaded.id.state_dir.display());
-    let fingerprint = net::hash8(&rules::script(&table, &base, net, &policy, &Vec::new()));
-    let comment = format!("{base} #{fingerprint}");
-    if names.is_empty() && in_force_as(holder, &table, net, &fingerprint) {
+    if holder.keeper().is_some() {
         return Ok(());
     }
-    apply(
-        holder,
-        &rules::script(&table, &comment, net, &policy, &resolve(&names)),
+    let closed = lan::read();
+    let policy = policy(c.egress, &c.egress_allow, &closed, holder.host_is_remote());
+    // Writing costs a kernel commit (about 20 ms here) where reading costs 4: the comment
+    // carries a fingerprint of the rules, and a fence already in force as written is left as
+    // it is.
+    let base = format!("{COMMENT_PREFIX}{}", state.display());
+    let rewritten = write(holder, &table, &base, net, &policy)?;
+    crate::atomic::write(
+        &state.join(CLOSED_FILE),
+        &serde_json::to_vec(&closed)?,
+        0o600,
     )?;
-    let record = loaded.id.state_dir.join("fence-names.json");
-    if names.is_empty() {
-        let _ = std::fs::remove_file(&record);
-    } else {
-        let families = rules::families(net).iter().map(|f| f.to_string()).collect();
-        let n = Names {
-            table,
-            holder: holder.name().to_owned(),
-            families,
-            names,
-        };
-        crate::atomic::write(&record, &serde_json::to_vec(&n)?, 0o600)?;
-        start_refresher(&loaded.id.state_dir);
+    let config = resolver(c.egress, &c.egress_allow, net, &table, holder, state);
+    dns::ensure(&config, |cmd| holder.enter(cmd), rewritten)
+}
+
+/// Writes the fence's tables unless they are in force as they would be written; returns
+/// whether it wrote them. `base` says whose they are; the comment adds a fingerprint of the
+/// rules.
+pub fn write(
+    holder: Holder,
+    table: &str,
+    base: &str,
+    net: &GuestNet,
+    policy: &Policy,
+) -> Result<bool> {
+    let fingerprint = net::hash8(&rules::script(table, base, net, policy));
+    if in_force_as(holder, table, net, &fingerprint) {
+        return Ok(false);
     }
-    Ok(())
+    let comment = format!("{base} #{fingerprint}");
+    apply(holder, &rules::script(table, &comment, net, policy))?;
+    Ok(true)
+}
+
+/// Where a keeper holds the fence: once the guest runs, that what it holds is the project's
+/// policy. A guest whose fence is not what `.env` says is an error, with the way out.
+pub fn confirm(loaded: &Loaded, holder: Holder) -> Result<()> {
+    let Some(k) = holder.keeper() else {
+        return Ok(());
+    };
+    let c = &loaded.config;
+    if c.egress == Egress::Open && c.egress_allow.is_empty() {
+        return Ok(());
+    }
+    let want: Vec<String> = c.egress_allow.iter().map(|a| a.to_string()).collect();
+    match k.published(&loaded.id.slug) {
+        Some(p) if p.egress == c.egress && p.allow == want => Ok(()),
+        Some(p) => Err(Failure::new(
+            ExitStatus::Failure,
+            format!(
+                "the guest's fence in force is `EGRESS={}` with {} allowed, not what .env says",
+                p.egress,
+                p.allow.len()
+            ),
+        )
+        .hint("a running VM's fence changes when its network starts again: `tmpl stop`, then `tmpl up`")
+        .into()),
+        None => Err(Failure::new(
+            ExitStatus::Failure,
+            "the guest runs, but no fence is published for it",
+        )
+        .hint("`tmpl doctor` checks the hook that holds it; `tmpl stop`, then `tmpl up` once it is fixed")
+        .into()),
+    }
+}
+
+/// What the fence closed beyond the fixed ranges, as last written (or published).
+pub fn closed_in_force(loaded: &Loaded, holder: Holder) -> Vec<String> {
+    let closed: Vec<lan::Closed> = match holder.keeper() {
+        Some(k) => k
+            .published(&loaded.id.slug)
+            .map(|p| p.closed)
+            .unwrap_or_default(),
+        None => std::fs::read(loaded.id.state_dir.join(CLOSED_FILE))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default(),
+    };
+    closed.iter().map(|c| c.to_string()).collect()
 }
 
 /// Whether the fence's tables are there with rules of this fingerprint.
@@ -326,6 +438,21 @@ pub fn describe(loaded: &Loaded, holder: Holder) -> String {
     }
     if let Err((why, _)) = may_enforce(holder) {
         return format!("{s} (cannot be enforced: {why})");
+    }
+    if let Some(k) = holder.keeper() {
+        return match k.published(&loaded.id.slug) {
+            Some(p) => format!(
+                "{s} (in force: nft table inet {} {}{})",
+                p.table,
+                holder.name(),
+                if p.resolver {
+                    ""
+                } else {
+                    "; its resolver is not running"
+                }
+            ),
+            None => format!("{s} (not in force: its network is not running)"),
+        };
     }
     if table_exists(holder, &table_name(&loaded.id.slug)) {
         let at = if holder == HOST {
@@ -390,49 +517,4 @@ pub fn remove_table(table: &str, holder: Holder) -> Result<()> {
         .map(|f| format!("table {f} {table} {{}}\ndelete table {f} {table}\n"))
         .collect();
     apply(holder, &script)
-}
-
-fn start_refresher(state_dir: &Path) {
-    let lock = state_dir.join("fence-refresh.lock");
-    if !crate::lock::Lock::try_now(&lock) {
-        return; // one is running
-    }
-    if let Ok(me) = std::env::current_exe() {
-        Cmd::new(me)
-            .arg("__fence-refresh")
-            .arg(state_dir)
-            .spawn_daemon();
-    }
-}
-
-/// The refresher's loop: re-resolve every `REFRESH` while the table exists. `holders`: the
-/// places the drivers hold fences in, one of which the record names.
-pub fn refresh_loop(state_dir: &Path, holders: &[Holder]) -> Result<()> {
-    let Some(_only_one) = crate::lock::Lock::try_at(&state_dir.join("fence-refresh.lock"))? else {
-        return Ok(()); // another refresher runs
-    };
-    loop {
-        std::thread::sleep(REFRESH);
-        let Ok(text) = std::fs::read_to_string(state_dir.join("fence-names.json")) else {
-            return Ok(());
-        };
-        let Ok(n) = serde_json::from_str::<Names>(&text) else {
-            return Ok(());
-        };
-        let Some(holder) = holders
-            .iter()
-            .copied()
-            .find(|h| h.name() == n.holder || n.holder.is_empty() && *h == HOST)
-        else {
-            return Ok(());
-        };
-        if !table_exists(holder, &n.table) {
-            return Ok(());
-        }
-        let families: Vec<&str> = n.families.iter().map(String::as_str).collect();
-        let elements = rules::name_elements(&n.table, &families, &resolve(&n.names));
-        if !elements.is_empty() {
-            let _ = apply(holder, &elements);
-        }
-    }
 }

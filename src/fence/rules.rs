@@ -14,16 +14,14 @@
 
 use super::net::{GuestNet, LanTap};
 use crate::config::{Allow, AllowTarget, Egress};
+use ipnet::IpNet;
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
-/// How long a name's address stays allowed after it was last resolved: three refreshes.
-pub const NAME_TIMEOUT: &str = "15m";
-
 /// Where nothing but the guest's own link may go under `internet`: private, shared (CGNAT
-/// and tailnets), link-local and metadata, loopback, multicast and reserved ranges. The
-/// documentation ranges stay open: they are routed nowhere, and tests stand the internet in
-/// with them.
+/// and tailnets), link-local and metadata, loopback, multicast and reserved ranges. What the
+/// host's own routes add (its LAN, whatever the range, and the documentation ranges) comes
+/// in as `Policy::lan` (see `lan`).
 pub const CLOSED_V4: &[&str] = &[
     "0.0.0.0/8",
     "10.0.0.0/8",
@@ -55,10 +53,17 @@ pub struct Policy {
     /// namespace a person's rootless Podman routes through: from there the host is just
     /// another destination (its `input` hook is not this namespace's), so `egress` closes it.
     pub host_addrs: Vec<IpAddr>,
+    /// Closed under `internet` on top of the fixed ranges: the host's connected networks and
+    /// the documentation ranges it does not route through a gateway (see `lan::closed`).
+    pub lan: Vec<IpNet>,
+    /// Where the guest's own resolver listens on its gateway (see `dns`): every DNS query
+    /// to the gateway goes there, and nowhere else on the host answers DNS.
+    pub dns_port: u16,
 }
 
-/// The addresses each `EGRESS_ALLOW` name resolved to, with the entry's port.
-pub type Resolved = Vec<(IpAddr, Option<u16>)>;
+/// An address an `EGRESS_ALLOW` name answered with, the entry's port, and for how many
+/// seconds it stays open.
+pub type Opened = Vec<(IpAddr, Option<u16>, u64)>;
 
 fn family(a: &str) -> &'static str {
     if a.contains(':') {
@@ -145,40 +150,43 @@ pub fn families(net: &GuestNet) -> &'static [&'static str] {
     }
 }
 
-/// Elements for the name sets, each allowed for `NAME_TIMEOUT` from now.
-pub fn name_elements(table: &str, families: &[&str], resolved: &Resolved) -> String {
+/// Opens each address for its seconds from now. An element already in a set keeps its old
+/// expiry when added again (kernel 6.18, nft 1.0.6: a re-add with the same timeout changes
+/// nothing), so each is added, deleted and added again in one transaction: the add makes the
+/// delete valid whether or not it was there, and the last add sets the new expiry.
+pub fn open_elements(table: &str, families: &[&str], opened: &Opened) -> String {
     let mut out = String::new();
     for family in families {
-        out.push_str(&family_elements(family, table, resolved));
+        for (ip, port, secs) in opened {
+            let f = if ip.is_ipv4() { "4" } else { "6" };
+            let (set, elem) = match port {
+                Some(p) => (format!("names{f}p"), format!("{ip} . {p}")),
+                None => (format!("names{f}"), ip.to_string()),
+            };
+            let at = format!("element {family} {table} {set} {{ {elem}");
+            let _ = writeln!(
+                out,
+                "add {at} }}\ndelete {at} }}\nadd {at} timeout {secs}s }}"
+            );
+        }
     }
     out
 }
 
-fn family_elements(family: &str, table: &str, resolved: &Resolved) -> String {
-    let mut out = String::new();
-    for (ip, port) in resolved {
-        let f = if ip.is_ipv4() { "4" } else { "6" };
-        let (set, elem) = match port {
-            Some(p) => (format!("names{f}p"), format!("{ip} . {p}")),
-            None => (format!("names{f}"), ip.to_string()),
-        };
-        let _ = writeln!(
-            out,
-            "add element {family} {table} {set} {{ {elem} timeout {NAME_TIMEOUT} }}"
-        );
-    }
-    out
+/// The closed ranges of one family under `internet`: the fixed ones and the host's LAN.
+fn closed(fixed: &[&str], lan: &[IpNet], v4: bool) -> String {
+    let mut all: Vec<String> = fixed.iter().map(|s| s.to_string()).collect();
+    all.extend(
+        lan.iter()
+            .filter(|n| n.addr().is_ipv4() == v4)
+            .map(|n| n.to_string()),
+    );
+    all.join(", ")
 }
 
 /// The whole script: replace table `table` with the fence for the guest behind `net`.
 /// `comment` says whose it is (`doctor` and `gc` read it back).
-pub fn script(
-    table: &str,
-    comment: &str,
-    net: &GuestNet,
-    policy: &Policy,
-    resolved: &Resolved,
-) -> String {
+pub fn script(table: &str, comment: &str, net: &GuestNet, policy: &Policy) -> String {
     let br = &net.bridge;
     let gw = net.gateway();
     let mut s = String::new();
@@ -192,6 +200,19 @@ pub fn script(
     }
     let _ = writeln!(s, "table inet {table} {{");
     head(&mut s, comment);
+    // DNS to the gateway goes to the guest's own resolver, whatever else listens there
+    // (libvirt's dnsmasq, Podman's aardvark-dns, which forward every name to the host's
+    // resolver): before any other NAT chain, keyed on the bridge like the rest
+    s.push_str(
+        "  chain dns {\n    type nat hook prerouting priority dstnat - 10; policy accept;\n",
+    );
+    let _ = writeln!(
+        s,
+        "    iifname {} ip daddr {gw} meta l4proto {{ tcp, udp }} th dport 53 redirect to :{}",
+        nft_string(br),
+        policy.dns_port
+    );
+    s.push_str("  }\n");
     // to anywhere beyond the host
     s.push_str(
         "  chain forward {\n    type filter hook forward priority filter - 10; policy accept;\n",
@@ -213,12 +234,12 @@ pub fn script(
     let _ = writeln!(s, "    iifname {} jump to_host", nft_string(br));
     s.push_str("  }\n");
     s.push_str("  chain to_host {\n    ct state established,related accept\n");
-    // DHCP, and DNS from the guest's own network's server on the gateway (libvirt's dnsmasq
-    // for a VM, Podman's aardvark-dns for a container), which resolves for the guest
+    // DHCP, and the guest's own resolver (its queries to the gateway's port 53, redirected)
     s.push_str("    udp dport 67 accept\n");
     let _ = writeln!(
         s,
-        "    ip daddr {gw} meta l4proto {{ tcp, udp }} th dport 53 accept"
+        "    ip daddr {gw} meta l4proto {{ tcp, udp }} th dport {} accept",
+        policy.dns_port
     );
     if policy.egress == Egress::Open {
         s.push_str("    accept\n");
@@ -231,8 +252,10 @@ pub fn script(
     match policy.egress {
         Egress::Open => s.push_str("    accept\n"),
         Egress::Internet => {
-            let _ = writeln!(s, "    ip daddr {{ {} }} drop", CLOSED_V4.join(", "));
-            let _ = writeln!(s, "    ip6 daddr {{ {} }} drop", CLOSED_V6.join(", "));
+            let v4 = closed(CLOSED_V4, &policy.lan, true);
+            let _ = writeln!(s, "    ip daddr {{ {v4} }} drop");
+            let v6 = closed(CLOSED_V6, &policy.lan, false);
+            let _ = writeln!(s, "    ip6 daddr {{ {v6} }} drop");
             s.push_str("    accept\n");
         }
         Egress::None => {}
@@ -241,7 +264,6 @@ pub fn script(
     if let Some(tap) = &net.lan_tap {
         lan_table(&mut s, table, comment, tap, policy);
     }
-    s.push_str(&name_elements(table, families(net), resolved));
     s
 }
 
@@ -264,8 +286,9 @@ fn head(s: &mut String, comment: &str) {
 /// - the guest opens no TCP connection to the LAN: a packet with SYN and without ACK to a
 ///   closed address is dropped, while the rest of TCP passes, so LAN machines can still
 ///   connect to the guest (the reason to bridge it);
-/// - UDP and everything else to closed addresses is dropped, but for DHCP and DNS, which the
-///   guest's LAN address needs (DNS to any LAN resolver is the one opening left);
+/// - UDP and everything else to closed addresses is dropped, but for DHCP, which the guest's
+///   LAN address needs; DNS to the LAN's resolvers is a connection like any other (the
+///   guest's resolver is its own network's);
 /// - ARP passes, as does IPv6 neighbour discovery;
 /// - to the host's own addresses on that bridge, only TCP that is not a new connection.
 fn lan_table(s: &mut String, table: &str, comment: &str, lan: &LanTap, policy: &Policy) {
@@ -301,18 +324,18 @@ fn lan_table(s: &mut String, table: &str, comment: &str, lan: &LanTap, policy: &
         "    icmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert } accept\n",
     );
     s.push_str("    udp sport 68 udp dport 67 accept\n");
-    s.push_str("    meta l4proto { tcp, udp } th dport 53 accept\n");
     allow_rules(s, policy, false);
     match policy.egress {
         Egress::Open => s.push_str("    accept\n"),
         Egress::Internet => {
+            let v4 = closed(CLOSED_V4, &policy.lan, true);
             let _ = writeln!(
                 s,
-                "    ip daddr {{ {} }} tcp flags & (syn | ack) != syn accept",
-                CLOSED_V4.join(", ")
+                "    ip daddr {{ {v4} }} tcp flags & (syn | ack) != syn accept"
             );
-            let _ = writeln!(s, "    ip daddr {{ {} }} drop", CLOSED_V4.join(", "));
-            let _ = writeln!(s, "    ip6 daddr {{ {} }} drop", CLOSED_V6.join(", "));
+            let _ = writeln!(s, "    ip daddr {{ {v4} }} drop");
+            let v6 = closed(CLOSED_V6, &policy.lan, false);
+            let _ = writeln!(s, "    ip6 daddr {{ {v6} }} drop");
             s.push_str("    ether type { ip, ip6 } accept\n");
         }
         Egress::None => s.push_str("    tcp flags & (syn | ack) != syn accept\n"),
@@ -341,14 +364,14 @@ mod tests {
     #[test]
     fn a_bridged_vm_gets_a_stateless_bridge_table_on_its_tap() {
         let mut n = net();
-        let plain = script("t", "c", &n, &policy(Egress::Internet, &[]), &vec![]);
+        let plain = script("t", "c", &n, &policy(Egress::Internet, &[]));
         assert!(!plain.contains("table bridge t {\n"));
         assert!(plain.contains("delete table bridge t"));
         n.lan_tap = Some(LanTap {
             name: "tmplb0a1b2c3d".into(),
             mac: "52:54:00:AA:bb:01".into(),
         });
-        let s = script("t", "c", &n, &policy(Egress::Internet, &[]), &vec![]);
+        let s = script("t", "c", &n, &policy(Egress::Internet, &[]));
         let lan = s.split("table bridge t {\n").nth(1).unwrap();
         assert!(lan.contains("iifname \"tmplb0a1b2c3d\" jump from_guest"));
         assert!(lan.contains("10.0.0.0/8"));
@@ -363,6 +386,11 @@ mod tests {
             egress,
             allow: allow.iter().map(|a| parse_allow(a).unwrap()).collect(),
             host_addrs: Vec::new(),
+            lan: vec![
+                "192.0.2.0/24".parse().unwrap(),
+                "2001:db8::/32".parse().unwrap(),
+            ],
+            dns_port: 10053,
         }
     }
 
@@ -373,7 +401,7 @@ mod tests {
             "203.0.113.1".parse().unwrap(),
             "2001:db8::7".parse().unwrap(),
         ];
-        let s = script("t", "c", &net(), &p, &vec![]);
+        let s = script("t", "c", &net(), &p);
         let egress = s.split("chain egress").nth(1).unwrap();
         let open = egress
             .find("ip daddr { 203.0.113.1 } meta l4proto { tcp, udp } th dport 11434 accept")
@@ -383,10 +411,7 @@ mod tests {
         assert!(open < closed && closed < allowed, "{egress}");
         assert!(egress.contains("ip6 daddr { 2001:db8::7 } drop"));
         // on the host itself, its addresses are the input hook's: no such rules
-        assert!(
-            !script("t", "c", &net(), &policy(Egress::Internet, &[]), &vec![])
-                .contains("203.0.113.1")
-        );
+        assert!(!script("t", "c", &net(), &policy(Egress::Internet, &[])).contains("203.0.113.1"));
     }
 
     #[test]
@@ -396,15 +421,21 @@ mod tests {
             "tmpl demo",
             &net(),
             &policy(Egress::Internet, &[]),
-            &vec![],
         );
         assert!(s.contains("iifname \"tmplc0a1b2c3d\" jump egress"));
         assert!(s.contains("10.0.0.0/8, 100.64.0.0/10"));
         assert!(s.contains("169.254.0.0/16"));
         assert!(s.contains("fc00::/7"));
-        // the host answers DHCP and DNS on the gateway only, then nothing
+        // the host's LAN, whatever its range, is closed like the private ones
+        assert!(s.contains("240.0.0.0/4, 192.0.2.0/24 } drop"));
+        assert!(s.contains("ff00::/8, 2001:db8::/32 } drop"));
+        // the host answers DHCP and the guest's own resolver on the gateway, then nothing
         assert!(s.contains(
-            "ip daddr 10.138.7.1 meta l4proto { tcp, udp } th dport 53 accept\n    drop"
+            "ip daddr 10.138.7.1 meta l4proto { tcp, udp } th dport 10053 accept\n    drop"
+        ));
+        // and every query to the gateway's port 53 goes to that resolver
+        assert!(s.contains(
+            "iifname \"tmplc0a1b2c3d\" ip daddr 10.138.7.1 meta l4proto { tcp, udp } th dport 53 redirect to :10053"
         ));
         assert!(s.contains("oifname \"tmplc0a1b2c3d\" ct state new drop"));
         assert!(s.starts_with("table inet tmpl-x {}\ndelete table inet tmpl-x\n"));
@@ -417,7 +448,6 @@ mod tests {
             "c",
             &net(),
             &policy(Egress::None, &["192.168.1.10:445", "host:11434"]),
-            &vec![],
         );
         let egress = s.split("chain egress").nth(1).unwrap();
         assert!(
@@ -430,21 +460,73 @@ mod tests {
     }
 
     #[test]
-    fn names_become_timed_set_elements() {
-        let resolved = vec![
-            ("203.0.113.5".parse().unwrap(), None),
-            ("2001:db8::1".parse().unwrap(), Some(443)),
-        ];
-        let s = script(
-            "t",
-            "c",
-            &net(),
-            &policy(Egress::None, &["example.org"]),
-            &resolved,
-        );
+    fn names_become_timed_set_elements_refreshed_by_add_delete_add() {
+        let s = script("t", "c", &net(), &policy(Egress::None, &["example.org"]));
         assert!(s.contains("ip daddr @names4 accept"));
-        assert!(s.contains("add element inet t names4 { 203.0.113.5 timeout 15m }"));
-        assert!(s.contains("add element inet t names6p { 2001:db8::1 . 443 timeout 15m }"));
+        let opened = vec![
+            ("203.0.113.5".parse().unwrap(), None, 120),
+            ("2001:db8::1".parse().unwrap(), Some(443), 60),
+        ];
+        let e = open_elements("t", &["inet"], &opened);
+        assert_eq!(
+            e,
+            "add element inet t names4 { 203.0.113.5 }\n\
+             delete element inet t names4 { 203.0.113.5 }\n\
+             add element inet t names4 { 203.0.113.5 timeout 120s }\n\
+             add element inet t names6p { 2001:db8::1 . 443 }\n\
+             delete element inet t names6p { 2001:db8::1 . 443 }\n\
+             add element inet t names6p { 2001:db8::1 . 443 timeout 60s }\n"
+        );
+    }
+
+    #[test]
+    fn a_bridged_vms_dns_to_the_lan_is_a_connection_like_any_other() {
+        let mut n = net();
+        n.lan_tap = Some(LanTap {
+            name: "tmplb0".into(),
+            mac: "52:54:00:aa:bb:01".into(),
+        });
+        let s = script("t", "c", &n, &policy(Egress::Internet, &[]));
+        let lan = s.split("table bridge t {\n").nth(1).unwrap();
+        assert!(!lan.contains("dport 53"), "{lan}");
+        assert!(lan.contains("240.0.0.0/4, 192.0.2.0/24 } drop"));
+    }
+
+    #[test]
+    #[cfg_attr(
+        not(feature = "host-tools"),
+        ignore = "needs nft and root: `cargo test --features host-tools` as root"
+    )]
+    fn the_script_and_its_elements_are_what_nft_accepts() {
+        let mut n = net();
+        n.lan_tap = Some(LanTap {
+            name: "tmplb0".into(),
+            mac: "52:54:00:aa:bb:01".into(),
+        });
+        let mut p = policy(Egress::Internet, &["example.org:443", "host:11434"]);
+        p.host_addrs = vec!["192.0.2.2".parse().unwrap()];
+        let opened = vec![("203.0.113.5".parse().unwrap(), Some(443), 120)];
+        let text = script("tmpl-check0", "c", &n, &p)
+            + &open_elements("tmpl-check0", &["inet", "bridge"], &opened);
+        let mut child = std::process::Command::new("nft")
+            .args(["-c", "-f", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}\n{text}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     #[test]

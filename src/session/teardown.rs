@@ -87,6 +87,7 @@ impl Session<'_> {
             }
             // after the guest: it must never run unfenced
             removed.extend(crate::fence::remove(&id.slug, self.driver.fence_holder())?);
+            crate::fence::dns::stop(&id.state_dir);
             for dir in [&id.cache_dir, &id.state_dir] {
                 if dir.exists() {
                     std::fs::remove_dir_all(dir)?;

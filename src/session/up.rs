@@ -98,12 +98,14 @@ impl Session<'_> {
     /// Where a fence's place can vanish while the guest starts (a person's Podman removes
     /// its network namespace, fence and all, when their last container stops, and makes a
     /// new one at the next start), a start that raced another project's stop may be in a
-    /// place without it: checked again once the guest runs.
+    /// place without it: checked again once the guest runs. Where root's keeper holds it
+    /// (a person's VM), what it holds is checked once the guest's network runs.
     fn fence_again(&self, net: Option<&GuestNet>) -> Result<()> {
         let holder = self.driver.fence_holder();
         match net {
             Some(net) if holder.may_vanish() => crate::fence::enforce(self.loaded, net, holder),
-            _ => Ok(()),
+            Some(_) => crate::fence::confirm(self.loaded, holder),
+            None => Ok(()),
         }
     }
 }

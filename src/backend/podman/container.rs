@@ -140,9 +140,10 @@ impl Podman {
     pub(super) fn create_from(&self, image: Option<&str>) -> Result<()> {
         let public = self.access.ensure_key()?;
         let (host_key, _) = self.access.ensure_host_key()?;
-        if let Some(net) = crate::driver::Network::network(self)? {
+        let own = crate::driver::Network::network(self)?;
+        if let Some(net) = &own {
             let name = spec::network_name(&self.loaded.id.slug);
-            network::ensure_own(&self.client, &name, &net, &self.loaded.id.slug)?;
+            network::ensure_own(&self.client, &name, net, &self.loaded.id.slug)?;
         }
         let extra = spec::extra_network(&self.loaded);
         if let Some(net) = &extra {
@@ -173,6 +174,12 @@ impl Podman {
                 .get_or_insert_with(Vec::new)
                 .push(format!("TMPL_HOST_KEY={host_key}"));
             if let Some(hc) = spec.host_config.as_mut() {
+                // the guest's own resolver on its gateway, and no other: Podman would add the
+                // host's servers, which the fence closes, and every refused name would wait
+                // for them to time out
+                if let Some(net) = &own {
+                    hc.dns = Some(vec![net.gateway().to_string()]);
+                }
                 if unenforced.is_some() {
                     // Podman would ignore them; a cpuset it could even refuse
                     hc.memory = None;

@@ -31,15 +31,21 @@ impl Place for RootlessNetns {
     }
 
     fn present(&self) -> bool {
+        self.netns_file().is_some()
+    }
+
+    /// Podman's name for the namespace now; a new one (after the person's last container
+    /// stopped) is a new file, and the guest's resolver in the old one then exits.
+    fn netns_file(&self) -> Option<std::path::PathBuf> {
         std::fs::read_dir(super::runtime::runtime_dir().join("netns"))
-            .map(|d| {
-                d.flatten().any(|e| {
-                    e.file_name()
-                        .to_string_lossy()
-                        .starts_with("rootless-netns")
-                })
+            .ok()?
+            .flatten()
+            .find(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("rootless-netns")
             })
-            .unwrap_or(false)
+            .map(|e| e.path())
     }
 
     fn host_is_remote(&self) -> bool {

@@ -127,8 +127,18 @@ impl Driver for VagrantDriver {
         out
     }
 
+    /// Root's VMs are fenced by root's tmpl on the host; a person's by root's libvirt hook,
+    /// from the policy their network carries (see `keeper`).
     fn fence_holder(&self) -> crate::fence::Holder {
-        crate::fence::HOST
+        if crate::person::is_root() {
+            crate::fence::HOST
+        } else {
+            crate::fence::Holder(&super::keeper::LIBVIRT_HOOK)
+        }
+    }
+
+    fn fence_hook(&self, args: &[String]) -> Option<Result<()>> {
+        Some(super::hook::run(args))
     }
 
     fn state_of(&self, slug: &str) -> Option<State> {

@@ -25,9 +25,14 @@ impl Vagrant {
         let net = self.guest_net();
         let mac = plan::mac_of(&self.loaded.id.slug);
         let fixed = self.loaded.config.fixed_ip.map(|ip| (mac.as_str(), ip));
+        // a person's fence is held by root's hook, which reads the policy from the network
+        let c = &self.loaded.config;
+        let fenced = c.egress != crate::config::Egress::Open || !c.egress_allow.is_empty();
+        let fence = (fenced && !crate::person::is_root())
+            .then(|| super::hook_xml::Metadata::new(c.egress, &c.egress_allow));
         let mut nets = vec![(
             self.plan.network_name.clone(),
-            virsh::network_xml(&self.plan.network_name, &net, fixed),
+            virsh::network_xml(&self.plan.network_name, &net, fixed, fence),
         )];
         if let Some(b) = &self.plan.context.bridge {
             nets.push((

@@ -107,12 +107,14 @@ pub fn network_xml(
     name: &str,
     net: &GuestNet,
     fixed: Option<(&str, std::net::Ipv4Addr)>,
+    fence: Option<super::hook_xml::Metadata>,
 ) -> String {
     use super::xml::*;
     let (start, end) = net.dhcp_range();
     let gateway = net.gateway();
     super::xml::write(&Network {
         name,
+        metadata: fence,
         forward: Forward { mode: "nat" },
         bridge: Bridge {
             name: &net.bridge,
@@ -141,6 +143,7 @@ pub fn lan_network_xml(name: &str, interface: &str) -> String {
     use super::xml::*;
     super::xml::write(&Network {
         name,
+        metadata: None,
         forward: Forward { mode: "bridge" },
         bridge: Bridge {
             name: interface,
@@ -153,6 +156,10 @@ pub fn lan_network_xml(name: &str, interface: &str) -> String {
 
 /// Defines (when missing) and starts the VM's own network. Under a host-wide lock: libvirt
 /// refuses a network whose subnet another one uses, and two `up`s must not race for it.
+///
+/// A network whose fence metadata (a person's VM, see `hook_xml`) is not `xml`'s is defined
+/// anew and, when it runs, started again, so that the hook writes the new fence: callers
+/// only ask while no VM is on it.
 pub fn ensure_network(state_root: &std::path::Path, name: &str, xml: &str) -> Result<()> {
     let _host = crate::lock::Lock::acquire(
         state_root,
@@ -160,12 +167,23 @@ pub fn ensure_network(state_root: &std::path::Path, name: &str, xml: &str) -> Re
         "libvirt's network setup",
         true,
     )?;
-    let info = virsh().args(["net-info", name]).output()?;
-    if !info.success() {
+    let fence_of = |x: &str| super::hook_xml::read(x).and_then(|d| d.fence);
+    let wanted = fence_of(xml);
+    // a network defined again keeps its uuid: libvirt refuses one of the same name without it
+    let define = |uuid: Option<&str>| -> Result<()> {
+        let text = match uuid {
+            Some(u) => xml.replacen("</name>", &format!("</name>\n  <uuid>{u}</uuid>"), 1),
+            None => xml.to_owned(),
+        };
         let dir = tempfile::tempdir()?;
         let file = dir.path().join("net.xml");
-        std::fs::write(&file, xml)?;
+        std::fs::write(&file, text)?;
         virsh().arg("net-define").arg(&file).read()?;
+        Ok(())
+    };
+    let info = virsh().args(["net-info", name]).output()?;
+    if !info.success() {
+        define(None)?;
         virsh().args(["net-autostart", name]).read()?;
     } else {
         let current = virsh().args(["net-dumpxml", "--inactive", name]).read()?;
@@ -182,11 +200,25 @@ pub fn ensure_network(state_root: &std::path::Path, name: &str, xml: &str) -> Re
             )
             .into());
         }
+        if fence_of(&current) != wanted {
+            let uuid = current
+                .split_once("<uuid>")
+                .and_then(|(_, r)| r.split_once("</uuid>"))
+                .map(|(u, _)| u.trim().to_owned());
+            define(uuid.as_deref())?;
+        }
     }
-    let active = info
+    let mut active = info
         .stdout
         .lines()
         .any(|l| l.starts_with("Active:") && l.ends_with("yes"));
+    if active && wanted.is_some() {
+        let live = virsh().args(["net-dumpxml", name]).read()?;
+        if fence_of(&live) != wanted {
+            virsh().args(["net-destroy", name]).read()?;
+            active = false;
+        }
+    }
     if !active {
         let started = virsh().args(["net-start", name]).output()?;
         if !started.success() && !started.stderr.contains("already active") {
@@ -195,7 +227,7 @@ pub fn ensure_network(state_root: &std::path::Path, name: &str, xml: &str) -> Re
                 format!("cannot start libvirt network `{name}`"),
             )
             .detail(format!("| {}", started.stderr.trim()))
-            .hint("another network may use its subnet: `virsh net-list --all`, `ip route`")
+            .hint("another network may use its subnet (`virsh net-list --all`, `ip route`); for a person's VM, the fence's hook may have refused it: `tmpl doctor`")
             .into());
         }
     }

@@ -11,6 +11,9 @@ use std::net::Ipv4Addr;
 #[serde(rename = "network")]
 pub struct Network<'a> {
     pub name: &'a str,
+    /// The fence's policy, for the hook that holds a person's (see `hook_xml`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<super::hook_xml::Metadata>,
     pub forward: Forward<'a>,
     pub bridge: Bridge<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -228,6 +231,7 @@ mod tests {
     fn a_vms_network_is_written_escaped_and_its_bridge_read_back() {
         let net = Network {
             name: "tmpl-a<b",
+            metadata: None,
             forward: Forward { mode: "nat" },
             bridge: Bridge {
                 name: "tmpl-br0",
