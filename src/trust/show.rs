@@ -83,9 +83,17 @@ pub fn changes(
             _ => {}
         }
         let old_files = old_files.filter(|_| same_set);
+        // a script's set is the file itself: its name is the set's root, not root/name
+        let named = |rel: &Path| {
+            if set.root == set.script {
+                path(&set.root)
+            } else {
+                path(&set.root.join(rel))
+            }
+        };
         let approved = before.filter(|_| same_set).map(|o| &o.manifest);
         for (rel, file) in files {
-            let name = path(&set.root.join(rel));
+            let name = named(rel);
             let was = approved.and_then(|m| m.get(rel));
             match was {
                 Some(h) if *h == set.manifest[rel] => {}
@@ -109,7 +117,7 @@ pub fn changes(
         }
         for rel in approved.into_iter().flat_map(|m| m.keys()) {
             if !files.contains_key(rel) {
-                let name = path(&set.root.join(rel));
+                let name = named(rel);
                 out.push(Change::new(&format!("{name} (removed)")));
             }
         }
