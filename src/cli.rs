@@ -72,6 +72,9 @@ pub enum Command {
     Gc(GcArgs),
     /// Approve the project's changed `.env` and provisioning file (trust on first use)
     Trust(TrustArgs),
+    /// Bring the guest's commits into this repository, as the branches `tmpl/*`, to review
+    /// and merge: the guest commits to a repository of its own, never to yours
+    Fetch,
     /// Check that this host has what tmpl needs, and say how to fix what is missing
     Doctor(JsonArgs),
     /// Print an OpenSSH `Host` block for the project

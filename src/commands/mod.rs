@@ -2,6 +2,7 @@
 
 mod completions;
 mod doctor;
+mod fetch;
 mod gc;
 mod init;
 mod ls;
@@ -65,6 +66,7 @@ pub fn dispatch(cli: Cli, registry: Registry) -> Result<ExitStatus> {
         Command::Snapshot(a) => snapshot::run(&ctx, &a),
         Command::Gc(a) => gc::run(&ctx, &a),
         Command::Trust(a) => trust::run(&ctx, &a),
+        Command::Fetch => fetch::run(&ctx),
         Command::Doctor(a) => doctor::run(&ctx, &a),
         Command::SshConfig(a) => ssh_config::run(&ctx, &a),
     }

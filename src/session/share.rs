@@ -16,7 +16,7 @@ impl Session<'_> {
 
     /// The guest's own git repository, where the server shows it as `.git`.
     pub(super) fn gitdir(&self) -> std::path::PathBuf {
-        self.loaded.id.state_dir.join("git")
+        repo::gitdir(&self.loaded.id.state_dir)
     }
 
     /// Serves the project folder for the guest (or stops serving it with `SYNC=none`).

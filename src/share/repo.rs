@@ -24,6 +24,11 @@ use crate::process::Cmd;
 use anyhow::Result;
 use std::path::Path;
 
+/// Where the guest's repository of a project is kept: in its state, never in the folder.
+pub fn gitdir(state_dir: &Path) -> std::path::PathBuf {
+    state_dir.join("git")
+}
+
 /// git, cut off from every config and hook that is not the repository's own.
 fn git() -> Cmd {
     Cmd::new("git")
