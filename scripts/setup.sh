@@ -211,6 +211,21 @@ if [ -f "$LIBVIRTD_CONF" ]; then
     fi
 fi
 
+# The project folder reaches a guest only through tmpl's file server, a FUSE mount of the
+# person's (see the README, "The project folder in the guest"). For a VM, libvirt's own
+# virtiofsd, which runs as root, reads that mount: a person's mount must let root in, which
+# fusermount3 allows only with `user_allow_other` in /etc/fuse.conf. It grants no one
+# anything by itself: tmpl's mounts sit in folders only their owner can open.
+FUSE_CONF=/etc/fuse.conf
+if [ -e /dev/fuse ]; then
+    if ! grep -Eq '^[[:space:]]*user_allow_other[[:space:]]*$' "$FUSE_CONF" 2>/dev/null; then
+        printf '# tmpl (scripts/setup.sh): libvirt'"'"'s virtiofsd reads a person'"'"'s FUSE share\nuser_allow_other\n' >>"$FUSE_CONF"
+        change "allowed FUSE mounts of persons to let root in ($FUSE_CONF: user_allow_other)"
+    else
+        say "fuse: user_allow_other in place"
+    fi
+fi
+
 # Rootless Podman maps a person's containers onto subordinate ids. useradd gives them to
 # accounts it makes; accounts made before uidmap was installed, or by other tools, have none.
 read_def() { awk -v k="$1" '$1==k {print $2}' /etc/login.defs 2>/dev/null | tail -n1; }
