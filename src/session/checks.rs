@@ -28,6 +28,9 @@ pub fn host_checks(registry: &Registry, dirs: &Dirs, config: Option<&Config>) ->
     for d in &drivers {
         out.extend(d.host_checks(dirs, wants));
     }
+    if wants.sync {
+        out.extend(crate::share::daemon::checks());
+    }
     if let Some(port) = wants.lowest_port.filter(|_| !crate::person::is_root()) {
         let start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
             .ok()

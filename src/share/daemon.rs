@@ -171,3 +171,48 @@ fn is_ours(pid: u32) -> bool {
     std::fs::read(format!("/proc/{pid}/cmdline"))
         .is_ok_and(|c| c.split(|b| *b == 0).any(|w| w == b"__share"))
 }
+
+/// What `doctor` says of the file server's needs: FUSE, and for a person `fusermount3`.
+pub fn checks() -> Vec<crate::check::Check> {
+    use crate::check::Check;
+    let mut out = vec![Check::of(
+        "fuse",
+        true,
+        if std::path::Path::new("/dev/fuse").exists() {
+            Ok("/dev/fuse: project folders are served to guests through it".into())
+        } else {
+            Err((
+                "/dev/fuse is missing: tmpl's file server cannot serve project folders".into(),
+                "load the fuse module (`sudo modprobe fuse`)".into(),
+            ))
+        },
+    )];
+    if !crate::person::is_root() {
+        if let Some(r) = crate::host::needed_by("person")
+            .into_iter()
+            .find(|r| r.program == "fusermount3")
+        {
+            out.push(crate::host::check_program(&r, true));
+        }
+    }
+    out
+}
+
+/// For a driver whose guests read the folder through a root daemon of the tool underneath
+/// (libvirt's virtiofsd): a person's FUSE mount lets root in only with `user_allow_other`.
+pub fn root_may_read() -> crate::check::Check {
+    let conf = std::fs::read_to_string("/etc/fuse.conf").unwrap_or_default();
+    let allowed = crate::person::is_root() || conf.lines().any(|l| l.trim() == "user_allow_other");
+    crate::check::Check::of(
+        "fuse for VMs",
+        true,
+        if allowed {
+            Ok("libvirt's virtiofsd may read the file server's mounts".into())
+        } else {
+            Err((
+                "/etc/fuse.conf lacks user_allow_other: libvirt's virtiofsd (root) cannot read the file server of your VMs' folders".into(),
+                "add the line `user_allow_other` to /etc/fuse.conf (`make setup` does)".into(),
+            ))
+        },
+    )
+}

@@ -123,6 +123,9 @@ impl Driver for VagrantDriver {
 
     fn host_checks(&self, dirs: &Dirs, wants: Wants) -> Vec<Check> {
         let mut out = checks::checks(&dirs.cache, wants.sync);
+        if wants.sync {
+            out.push(crate::share::daemon::root_may_read());
+        }
         out.extend(super::person::checks());
         out
     }
