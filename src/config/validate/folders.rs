@@ -153,7 +153,9 @@ pub(super) fn check_sync(c: &mut Checker, project_dir: &Path) -> Option<SyncFold
 }
 
 /// What the guest may not change in the project folder.
-pub const DEFAULT_PROTECT: &[&str] = &[".git/hooks", ".git/config"];
+/// Nothing by default: git on the host is out of the guest's reach by design (the guest's
+/// `.git` is a repository of its own, see `share::repo`), not by a list of paths.
+pub const DEFAULT_PROTECT: &[&str] = &[];
 
 /// `PROTECT`: project paths that are read-only in the guest. An agent that writes a git hook
 /// or `core.fsmonitor` would run code the next time the person uses git on the host.
@@ -174,7 +176,7 @@ pub(super) fn check_protect(c: &mut Checker) -> Vec<PathBuf> {
             c.problem(
                 "PROTECT",
                 format!("paths inside the project, relative to it, without `..` or `:`; `{item}` is not one"),
-                Some("PROTECT=.git/hooks .git/config".into()),
+                Some("PROTECT=deploy secrets".into()),
             );
             return Vec::new();
         }

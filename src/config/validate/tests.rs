@@ -338,11 +338,11 @@ fn a_guest_path_has_no_percent_for_printf() {
 }
 
 #[test]
-fn protect_defaults_to_gits_hooks_and_config() {
+fn protect_is_nothing_by_default_and_paths_inside_the_project() {
     let (c, _) = check(GOOD).unwrap();
-    assert_eq!(
-        c.protect,
-        [Path::new(".git/hooks"), Path::new(".git/config")]
+    assert!(
+        c.protect.is_empty(),
+        "git is out of reach by design, not by a list"
     );
     let (c, _) = check(&format!("{GOOD}PROTECT=\".git, secrets/\"\n")).unwrap();
     assert_eq!(c.protect, [Path::new(".git"), Path::new("secrets")]);
