@@ -9,6 +9,7 @@ mod man;
 mod provision;
 mod render;
 mod rm;
+mod secrets;
 mod snapshot;
 mod ssh;
 mod ssh_config;
@@ -20,7 +21,7 @@ mod trust;
 mod up;
 mod validate;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{BrokerAction, Cli, Command};
 use crate::context::Ctx;
 use crate::driver::Registry;
 use crate::error::ExitStatus;
@@ -31,6 +32,13 @@ pub fn dispatch(cli: Cli, registry: Registry) -> Result<ExitStatus> {
         let holders: Vec<_> = registry.all().map(|d| d.fence_holder()).collect();
         crate::fence::refresh_loop(state_dir, &holders)?;
         return Ok(ExitStatus::Success);
+    }
+    if let Command::Broker { action } = &cli.command {
+        return match action {
+            BrokerAction::Start => crate::broker::daemon::start_main(),
+            BrokerAction::Serve { dir } => crate::broker::daemon::serve_main(dir),
+            BrokerAction::Probe { addr } => Ok(crate::broker::daemon::probe_main(*addr)),
+        };
     }
     let mut ctx = Ctx::new(cli.directory.as_deref(), cli.env_file, cli.strict, registry)?;
     ctx.wait = cli.wait;
@@ -43,7 +51,10 @@ pub fn dispatch(cli: Cli, registry: Registry) -> Result<ExitStatus> {
         Command::Exec(a) => ssh::run(&ctx, &crate::cli::SshArgs { command: a.command }),
         Command::Completions(a) => completions::run(a.shell),
         Command::Man(a) => man::run(a.out.as_deref()),
-        Command::FenceRefresh { .. } => unreachable!("handled before the context"),
+        Command::FenceRefresh { .. } | Command::Broker { .. } => {
+            unreachable!("handled before the context")
+        }
+        Command::Secrets(a) => secrets::run(&ctx, &a),
         Command::Stop(a) => stop::run(&ctx, &a),
         Command::Rm(a) => rm::run(&ctx, &a),
         Command::Status(a) => status::run(&ctx, &a),

@@ -33,6 +33,7 @@ pub fn status_json(loaded: &Loaded, live: &Live, guest: &dyn Guest, holder: Hold
         "egress": c.egress,
         "egress_allow": c.egress_allow.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
         "fence": crate::fence::describe(loaded, holder),
+        "credential_broker": crate::broker::describe(loaded),
         "address": live.address,
         "ssh": live.ssh.as_ref().map(|e| json!({"host": e.host, "port": e.port, "user": e.user})),
     });
@@ -71,6 +72,9 @@ pub fn run(ctx: &Ctx, args: &JsonArgs) -> Result<ExitStatus> {
             "  egress    {}",
             crate::fence::describe(&loaded, holder)
         ));
+        if let Some(b) = crate::broker::describe(&loaded) {
+            crate::output::line(format!("  broker    {b}"));
+        }
         for (k, val) in guest.details() {
             crate::output::line(format!(
                 "  {k:<9} {}",

@@ -18,6 +18,7 @@
 //! background process (`tmpl __fence-refresh`), which exits when the table is gone. Each
 //! address stays allowed for `rules::NAME_TIMEOUT` after it was last seen.
 
+pub mod allows;
 pub mod net;
 pub mod rules;
 
@@ -175,7 +176,7 @@ fn may_enforce(holder: Holder) -> Result<(), (String, String)> {
 }
 
 /// The host's own addresses, every interface's.
-fn host_addrs() -> Vec<std::net::IpAddr> {
+pub fn host_addrs() -> Vec<std::net::IpAddr> {
     let mut out: Vec<std::net::IpAddr> = crate::ip::links(None)
         .iter()
         .flat_map(|l| &l.addr_info)
@@ -218,8 +219,9 @@ fn apply(holder: Holder, script: &str) -> Result<()> {
 }
 
 /// Puts the project's fence in force for the guest behind `net` (or lifts it for
-/// `EGRESS=open`). Called by `up` before the guest runs, every time.
-pub fn enforce(loaded: &Loaded, net: &GuestNet, holder: Holder) -> Result<()> {
+/// `EGRESS=open`). Called by `up` before the guest runs, every time. `services`: TCP ports
+/// of the guest's own services on its gateway (the credential broker), opened to it alone.
+pub fn enforce(loaded: &Loaded, net: &GuestNet, holder: Holder, services: &[u16]) -> Result<()> {
     let c = &loaded.config;
     let table = table_name(&loaded.id.slug);
     if c.egress == Egress::Open && c.egress_allow.is_empty() {
@@ -250,6 +252,7 @@ pub fn enforce(loaded: &Loaded, net: &GuestNet, holder: Holder) -> Result<()> {
         } else {
             Vec::new()
         },
+        services: services.to_vec(),
     };
     // Writing costs a kernel commit (about 20 ms here) where reading costs 4: the comment
     // carries a fingerprint of the rules, and a fence already in force as written is left as

@@ -55,6 +55,9 @@ pub struct Policy {
     /// namespace a person's rootless Podman routes through: from there the host is just
     /// another destination (its `input` hook is not this namespace's), so `egress` closes it.
     pub host_addrs: Vec<IpAddr>,
+    /// TCP ports of the guest's own services on its gateway (the credential broker), open
+    /// to this guest alone whatever `egress` says, as its DNS is.
+    pub services: Vec<u16>,
 }
 
 /// The addresses each `EGRESS_ALLOW` name resolved to, with the entry's port.
@@ -220,6 +223,14 @@ pub fn script(
         s,
         "    ip daddr {gw} meta l4proto {{ tcp, udp }} th dport 53 accept"
     );
+    if !policy.services.is_empty() {
+        let ports: Vec<String> = policy.services.iter().map(u16::to_string).collect();
+        let _ = writeln!(
+            s,
+            "    ip daddr {gw} tcp dport {{ {} }} accept",
+            ports.join(", ")
+        );
+    }
     if policy.egress == Egress::Open {
         s.push_str("    accept\n");
     }
@@ -363,7 +374,19 @@ mod tests {
             egress,
             allow: allow.iter().map(|a| parse_allow(a).unwrap()).collect(),
             host_addrs: Vec::new(),
+            services: Vec::new(),
         }
+    }
+
+    #[test]
+    fn a_guests_own_service_opens_on_its_gateway_only() {
+        let mut p = policy(Egress::None, &[]);
+        p.services = vec![3128];
+        let s = script("t", "c", &net(), &p, &vec![]);
+        let to_host = s.split("chain to_host").nth(1).unwrap();
+        assert!(to_host.contains("ip daddr 10.138.7.1 tcp dport { 3128 } accept"));
+        let egress = s.split("chain egress").nth(1).unwrap();
+        assert!(!egress.contains("3128"), "nothing beyond the host opens");
     }
 
     #[test]
