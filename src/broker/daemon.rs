@@ -6,8 +6,8 @@
 //!   ends, so whatever ran it (`podman unshare` for a person's containers) ends too.
 //! - `serve` holds `DIR/broker.lock` while it runs (so one runs per guest, and tmpl can tell
 //!   it is alive), keeps the values in memory only (no core file, not dumpable, an
-//!   environment without them), and ends by itself once its guest's network or its state
-//!   folder is gone.
+//!   environment without them), and ends by itself once its project's state folder is
+//!   gone.
 //! - `tmpl __broker probe ADDR` (also run where the network is) says whether anything
 //!   listens at ADDR there: a person's Podman makes a new network namespace when their
 //!   containers start again, and a broker left in the old one serves nobody.
@@ -76,14 +76,6 @@ pub fn start_main() -> Result<ExitStatus> {
     })
 }
 
-/// Whether `ip` is still an address here (the guest's gateway goes with its network).
-fn is_local(ip: std::net::IpAddr) -> bool {
-    !matches!(
-        std::net::UdpSocket::bind((ip, 0)),
-        Err(e) if e.kind() == std::io::ErrorKind::AddrNotAvailable
-    )
-}
-
 /// `tmpl __broker serve DIR`.
 pub fn serve_main(dir: &Path) -> Result<ExitStatus> {
     use rustix::process::{self as p, Resource, Rlimit};
@@ -126,14 +118,17 @@ pub fn serve_main(dir: &Path) -> Result<ExitStatus> {
         };
         println!("ready {}", std::process::id());
         let _ = std::io::stdout().flush();
-        let (gw, state) = (spec.listen.ip(), dir.to_owned());
+        let state = dir.to_owned();
         drop(spec);
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(super::gate::REFRESH).await;
-                if !is_local(gw) || crate::gone::gone(&state) {
+                // its project was removed behind tmpl's back: nothing will ever need it. A
+                // guest that is gone (its network with it) may come back with the same
+                // gateway; `doctor` lists a broker whose guest is gone, `gc` ends it
+                if crate::gone::gone(&state) {
                     eprintln!(
-                        "{}: the guest's network or state is gone; ending",
+                        "{}: the project's state is gone; ending",
                         jiff::Timestamp::now()
                     );
                     std::process::exit(0);

@@ -84,6 +84,16 @@ fn fingerprint(side: &Side) -> String {
         .collect()
 }
 
+/// Whether `settle` has anything to do: a guest that had secrets and has none now, a guest
+/// whose side changed, or one this `up` started or made (`fresh`).
+pub fn needed(dir: &Path, side: Option<&Side>, fresh: bool) -> bool {
+    let recorded = std::fs::read_to_string(dir.join(RECORD)).ok();
+    match side {
+        None => recorded.is_some(),
+        Some(side) => fresh || recorded.as_deref() != Some(fingerprint(side).as_str()),
+    }
+}
+
 /// Brings the guest's side in line with `side` (`None`: the guest has no secrets, and loses
 /// what an earlier `up` gave it). `fresh`: the guest was started or made by this `up`, so
 /// what it has is not known. `user`: the login user (through `sudo -n` when not root).
@@ -108,19 +118,22 @@ pub fn settle(
     if !fresh && recorded.as_deref() == Some(fp.as_str()) {
         return Ok(());
     }
-    run(access, user, script_argv("apply", &fp, Some(side)))?;
-    // the shared connection was opened before sshd read its new settings: sessions on it
-    // would not have them
-    access.close_master();
-    wait_for(access, &side.proxy)?;
+    // "unchanged": the guest had it all already (a guest started again with its disk)
+    if run(access, user, script_argv("apply", &fp, Some(side)))? != "unchanged" {
+        // the shared connection was opened before sshd read its new settings: sessions on
+        // it would not have them
+        access.close_master();
+        wait_for(access, &side.proxy)?;
+    }
     crate::ssh::private_dir(dir)?;
     crate::atomic::write(&record, fp.as_bytes(), 0o600)
 }
 
-fn run(access: &Access, user: &str, argv: Vec<String>) -> Result<()> {
+/// Runs the script as root; what it printed.
+fn run(access: &Access, user: &str, argv: Vec<String>) -> Result<String> {
     let out = access.command(&as_root(user, argv), false)?.output()?;
     if out.success() {
-        return Ok(());
+        return Ok(out.stdout.trim().to_owned());
     }
     Err(Failure::new(
         ExitStatus::Failure,

@@ -11,6 +11,7 @@ conf=/etc/ssh/sshd_config.d/00-tmpl-credentials.conf
 anchor=
 
 if [ "$action" = apply ] && [ "$(cat "$dir/applied" 2>/dev/null || true)" = "$fingerprint" ]; then
+  echo unchanged
   exit 0
 fi
 
@@ -29,7 +30,7 @@ fi
 refresh_store() {
   if [ -z "$anchor" ]; then return 0; fi
   if command -v update-ca-certificates >/dev/null 2>&1; then
-    update-ca-certificates --fresh >/dev/null 2>&1 || update-ca-certificates >/dev/null
+    update-ca-certificates >/dev/null
   else
     update-ca-trust extract >/dev/null
   fi
@@ -66,7 +67,9 @@ fi
 umask 022
 mkdir -p "$dir"
 printf '%s\n' "$ca" >"$dir/ca.crt"
-if [ -n "$anchor" ]; then
+# the store is rebuilt only when the CA changed: it costs half a second in a container, more
+# in a VM under emulation
+if [ -n "$anchor" ] && ! cmp -s "$dir/ca.crt" "$anchor"; then
   cp "$dir/ca.crt" "$anchor"
   refresh_store
 fi

@@ -120,6 +120,7 @@ pub fn ensure(
     net: &GuestNet,
     holder: Holder,
     config_dir: &Path,
+    phases: &mut crate::timing::Phases,
 ) -> Result<Option<guest::Side>> {
     let state = &loaded.id.state_dir;
     let d = dir(state);
@@ -183,20 +184,26 @@ pub fn ensure(
     if same && daemon::alive(&d) && (!holder.may_vanish() || listens(holder, spec.listen)) {
         return Ok(Some(side));
     }
-    stop(state);
-    spec.leaves = ca::leaves(&loaded.id.slug, &hosts, &ca_pem, &ca_key)?;
-    let me = std::env::current_exe()?;
-    let pid = daemon::start(
-        holder.enter(Cmd::new(me).args(["__broker", "start"])),
-        &spec,
+    phases.run(
+        "broker",
+        "starting the credential broker",
+        || -> Result<()> {
+            stop(state);
+            spec.leaves = ca::leaves(&loaded.id.slug, &hosts, &ca_pem, &ca_key)?;
+            let me = std::env::current_exe()?;
+            let pid = daemon::start(
+                holder.enter(Cmd::new(me).args(["__broker", "start"])),
+                &spec,
+            )?;
+            let record = running::Running {
+                pid,
+                listen: spec.listen,
+                fingerprint,
+                infra: c.infra_type.clone(),
+            };
+            running::write(&d, &record)
+        },
     )?;
-    let record = running::Running {
-        pid,
-        listen: spec.listen,
-        fingerprint,
-        infra: c.infra_type.clone(),
-    };
-    running::write(&d, &record)?;
     Ok(Some(side))
 }
 

@@ -62,9 +62,7 @@ impl Session<'_> {
             return Ok(None);
         }
         let holder = self.driver.fence_holder();
-        phases.run("broker", "starting the credential broker", || {
-            crate::broker::ensure(self.loaded, net, holder, &self.dirs.config)
-        })
+        crate::broker::ensure(self.loaded, net, holder, &self.dirs.config, phases)
     }
 
     /// The guest's side of the broker (or its removal), over SSH.
@@ -78,7 +76,7 @@ impl Session<'_> {
     ) -> Result<()> {
         let dir = crate::broker::dir(&self.loaded.id.state_dir);
         let fresh = outcome != UpOutcome::AlreadyRunning;
-        if side.is_none() && !dir.join("guest.json").exists() {
+        if !crate::broker::guest::needed(&dir, side, fresh) {
             return Ok(());
         }
         phases.run("secrets", "giving the guest its placeholders", || {

@@ -428,5 +428,6 @@ pub fn setup_from_a_doomed_folder() {
     );
 }
 
+pub mod api;
 pub mod lab;
 pub mod user;
