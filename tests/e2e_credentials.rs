@@ -14,7 +14,7 @@ use std::process::Stdio;
 const KEY: &str = "sk-ant-e2e-REAL-7f3a9c21d4";
 const TOKEN: &str = "ghp_e2eREALtoken5b21c0ffee";
 const SECRETS: &str =
-    "SECRETS=ANTHROPIC_API_KEY@api.broker-e2e.example,GITHUB_TOKEN@api.broker-e2e.example";
+    "SECRETS=ANTHROPIC_API_KEY@api.broker-e2e.example,GITHUB_TOKEN@git.broker-e2e.example";
 
 /// What the guest's programs do: a request with both secrets' placeholders as headers.
 const CLIENT: &str = r#"
@@ -234,7 +234,8 @@ fn common_checks(c: &Case, kind: &str, fenced: bool) {
         Some(&ca),
     );
 
-    // the secret's host gets the values; another host gets the placeholders, untouched
+    // a secret's host gets its value, and another secret's placeholder as it is; another
+    // host gets the placeholders, untouched
     assert_eq!(
         c.ask(&format!("https://{API}/v1/messages")),
         "status 200",
@@ -245,7 +246,15 @@ fn common_checks(c: &Case, kind: &str, fenced: bool) {
         .last("/v1/messages")
         .expect("the stand-in was asked");
     assert_eq!(got["x-api-key"], KEY, "{kind}");
+    assert_eq!(got["authorization"], format!("Bearer {token_ph}"), "{kind}");
+    assert_eq!(
+        c.ask(&format!("https://{GIT}/v1/git")),
+        "status 200",
+        "{kind}"
+    );
+    let got = c.world.last("/v1/git").unwrap();
     assert_eq!(got["authorization"], format!("Bearer {TOKEN}"), "{kind}");
+    assert_eq!(got["x-api-key"], key_ph.as_str(), "{kind}");
     assert_eq!(
         c.ask(&format!("https://{OTHER}/v1/other")),
         "status 200",
@@ -266,7 +275,7 @@ fn common_checks(c: &Case, kind: &str, fenced: bool) {
         "--",
         "git",
         "ls-remote",
-        &format!("https://{API}/org/repo.git"),
+        &format!("https://{GIT}/org/repo.git"),
     ]);
     assert!(refs.status.success(), "{kind}: git ls-remote");
     assert!(String::from_utf8_lossy(&refs.stdout).contains("refs/heads/main"));
@@ -307,6 +316,7 @@ fn common_checks(c: &Case, kind: &str, fenced: bool) {
     assert!(!log.contains(KEY) && !log.contains(TOKEN));
     assert!(log.contains("\"/org/repo.git/info/refs\""), "{log}");
     assert!(!fenced || log.contains("\"refused\""), "{log}");
+    assert!(log.contains("\"withheld\""), "{log}");
 }
 
 /// The broker outlives tmpl; one killed is back after the next `up`.

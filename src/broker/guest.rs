@@ -109,8 +109,9 @@ pub fn settle(
     let Some(side) = side else {
         if recorded.is_some() {
             run(access, user, script_argv("remove", "", None))?;
-            let _ = std::fs::remove_file(&record);
             access.close_master();
+            wait_for(access, "")?;
+            let _ = std::fs::remove_file(&record);
         }
         return Ok(());
     };
@@ -147,7 +148,8 @@ fn run(access: &Access, user: &str, argv: Vec<String>) -> Result<String> {
     .into())
 }
 
-/// Until a new session has the variables: sshd reads its settings again after a moment.
+/// Until a new session has `HTTPS_PROXY` set to `proxy` (empty: none): sshd reads its
+/// settings again after a moment, seconds in a VM under emulation.
 fn wait_for(access: &Access, proxy: &str) -> Result<()> {
     let start = Instant::now();
     let argv = ["sh", "-c", "printf %s \"$HTTPS_PROXY\""].map(String::from);

@@ -36,6 +36,33 @@ refresh_store() {
   fi
 }
 
+# Rebuilding Debian's store runs a process or more per certificate: half a second in a
+# container, over 30 s in a VM under emulation. So on Debian and its kin the CA goes into the
+# bundle and the hashed folder directly, and comes out the same way; the anchor in
+# /usr/local/share keeps it there through the store's own rebuilds.
+debian_bundle=/etc/ssl/certs/ca-certificates.crt
+debian_store() {
+  [ -f "$debian_bundle" ] && [ -d /usr/local/share/ca-certificates ] && command -v update-ca-certificates >/dev/null 2>&1
+}
+store_add() {  # the anchor, already in place
+  cat "$anchor" >>"$debian_bundle"
+  ln -sf "$anchor" /etc/ssl/certs/tmpl-credential-broker.pem
+  if h=$(openssl x509 -hash -noout -in "$anchor" 2>/dev/null); then
+    ln -sf tmpl-credential-broker.pem "/etc/ssl/certs/$h.0"
+  fi
+}
+store_drop() {  # the anchor as it was added, which is then removed
+  [ -f "$anchor" ] || return 0
+  awk -v f="$anchor" 'BEGIN { while ((getline l < f) > 0) t = t l "\n" }
+    { b = b $0 "\n" }
+    /-----END CERTIFICATE-----/ { if (b != t) printf "%s", b; b = "" }
+    END { printf "%s", b }' "$debian_bundle" >"$debian_bundle.tmpl-new"
+  mv "$debian_bundle.tmpl-new" "$debian_bundle"
+  chmod 0644 "$debian_bundle"
+  if h=$(openssl x509 -hash -noout -in "$anchor" 2>/dev/null); then rm -f "/etc/ssl/certs/$h.0"; fi
+  rm -f "$anchor" /etc/ssl/certs/tmpl-credential-broker.pem
+}
+
 # sshd reads its configuration when it starts: the listener is told to read it again (tmpl
 # then waits until a new session has the variables); sessions already open keep what they had
 reload_sshd() {
@@ -56,8 +83,12 @@ git_include() {  # add | remove
 
 if [ "$action" = remove ]; then
   rm -f "$conf" /etc/profile.d/tmpl-credentials.sh /etc/sudoers.d/tmpl-credentials
-  [ -n "$anchor" ] && rm -f "$anchor"
-  refresh_store
+  if [ -n "$anchor" ] && debian_store; then
+    store_drop
+  elif [ -n "$anchor" ]; then
+    rm -f "$anchor"
+    refresh_store
+  fi
   git_include remove
   rm -rf "$dir"
   reload_sshd
@@ -66,12 +97,17 @@ fi
 
 umask 022
 mkdir -p "$dir"
-printf '%s\n' "$ca" >"$dir/ca.crt"
-# the store is rebuilt only when the CA changed: it costs half a second in a container, more
-# in a VM under emulation
+# no blank line: the certificate must be the same block in the bundle as in its file
+printf '%s\n' "$ca" | grep . >"$dir/ca.crt"
 if [ -n "$anchor" ] && ! cmp -s "$dir/ca.crt" "$anchor"; then
-  cp "$dir/ca.crt" "$anchor"
-  refresh_store
+  if debian_store; then
+    store_drop
+    cp "$dir/ca.crt" "$anchor"
+    store_add
+  else
+    cp "$dir/ca.crt" "$anchor"
+    refresh_store
+  fi
 fi
 # without a store to add it to: a bundle of tmpl's own, the system's certificates first
 if [ -z "$anchor" ] || [ ! -f "$bundle" ]; then

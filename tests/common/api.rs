@@ -6,8 +6,8 @@
 //! resolves on the host, as it would a real name.
 //!
 //! - "the internet": 198.51.100.2 (a documentation range, open under the fence, and apart
-//!   from `common::lab`'s, so the two can run side by side), answering for `API` (a secret's
-//!   host), `OTHER` and `EVIL`;
+//!   from `common::lab`'s, so the two can run side by side), answering for `API` and `GIT`
+//!   (secrets' hosts), `OTHER` and `EVIL`;
 //! - "the LAN": 172.29.98.2, answering for `LAN_NAME`, which the fence closes.
 
 use super::{host, host_ok};
@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 pub const API: &str = "api.broker-e2e.example";
+pub const GIT: &str = "git.broker-e2e.example";
 pub const OTHER: &str = "other.broker-e2e.example";
 pub const EVIL: &str = "evil.broker-e2e.example";
 pub const LAN_NAME: &str = "lan.broker-e2e.example";
@@ -80,7 +81,7 @@ impl World {
         let ca = p.self_signed(&key).unwrap();
         let ca_file = write(dir.path(), "ca.pem", &ca.pem());
         let mut servers = Vec::new();
-        let (names_inet, names_lan) = (vec![API, OTHER, EVIL], vec![LAN_NAME]);
+        let (names_inet, names_lan) = (vec![API, GIT, OTHER, EVIL], vec![LAN_NAME]);
         for ((ns, veth, host_addr, ns_addr), names) in SPACES.iter().zip([names_inet, names_lan]) {
             host_ok("ip", &["netns", "add", ns]);
             host_ok(
