@@ -4,7 +4,7 @@
 # TLS terminated and a placeholder swapped (a host that owns a secret), side by side in one
 # run: the median time of ROUNDS small requests (curl, a connection each, as a CLI tool makes
 # them; interleaved so the three ways share the machine's moods) and the time of one 100 MB
-# download (median of 3).
+# download (median of 9).
 #
 # The server is `openssl s_server -WWW` in a network namespace this script makes
 # (198.51.100.0/24, a documentation range, no default route), with a certificate from a CA of
@@ -89,11 +89,13 @@ for _ in $(seq "$rounds"); do
   brokered other small >>tunnel.txt
   brokered api small >>swap.txt
 done
-: >big-direct.txt; : >big-tunnel.txt; : >big-swap.txt
-for _ in 1 2 3; do
+# the broker's own CPU time (user + system, in clock ticks) for each download through it
+ticks() { awk '{print $14 + $15}' "/proc/$broker_pid/stat"; }
+: >big-direct.txt; : >big-tunnel.txt; : >big-swap.txt; : >cpu-tunnel.txt; : >cpu-swap.txt
+for _ in 1 2 3 4 5 6 7 8 9; do
   direct api big >>big-direct.txt
-  brokered other big >>big-tunnel.txt
-  brokered api big >>big-swap.txt
+  t0=$(ticks); brokered other big >>big-tunnel.txt; echo $(($(ticks) - t0)) >>cpu-tunnel.txt
+  t0=$(ticks); brokered api big >>big-swap.txt; echo $(($(ticks) - t0)) >>cpu-swap.txt
 done
 grep -qF '"names":["API_KEY"]' broker/log.jsonl || { echo "the broker logged no swap" >&2; exit 1; }
 
@@ -108,6 +110,9 @@ print("| | direct | broker, tunnel | broker, TLS terminated + swap |")
 print("|---|---|---|---|")
 print(f"| small request, median (ms) | {small['direct']:.2f} | {small['tunnel']:.2f} (+{small['tunnel']-small['direct']:.2f}) | {small['swap']:.2f} (+{small['swap']-small['direct']:.2f}) |")
 print(f"| 100 MB download (s) | {big['direct']:.3f} | {big['tunnel']:.3f} | {big['swap']:.3f} |")
+hz = int(__import__("os").sysconf("SC_CLK_TCK"))
+cpu = {k: st.median(col(f"cpu-{k}.txt", 0)) / hz * 1000 for k in ("tunnel", "swap")}
+print(f"| the broker's CPU time for 100 MB (ms) | | {cpu['tunnel']:.0f} | {cpu['swap']:.0f} |")
 print(f"| throughput (MB/s) | {mbs['direct']:.0f} | {mbs['tunnel']:.0f} ({100*(mbs['tunnel']/mbs['direct']-1):+.1f}%) | {mbs['swap']:.0f} ({100*(mbs['swap']/mbs['direct']-1):+.1f}%) |")
 EOF
 echo
