@@ -7,7 +7,8 @@
 # download (median of 9).
 #
 # The server is `openssl s_server -WWW` in a network namespace this script makes
-# (198.51.100.0/24, a documentation range, no default route), with a certificate from a CA of
+# (172.29.96.0/24, which the broker's fence opens, as EGRESS_ALLOW would; no default route:
+# the documentation ranges are the tests'), with a certificate from a CA of
 # the script's, which the broker trusts through SSL_CERT_FILE. The broker is tmpl's own
 # (`tmpl __broker start`, given its spec on stdin as `up` gives it), on 127.0.0.1, in a mount
 # namespace whose /etc/hosts names the server: nothing is written to the host's. Everything
@@ -20,7 +21,7 @@ rounds=${1:-200}
 cargo build --release -q
 tmpl=$PWD/target/release/tmpl
 work=$(mktemp -d /tmp/tmpl-bench-broker.XXXXXX)
-ns=tmplbb-inet veth=tmplbbi0 addr=198.51.100.2 port=18443 proxy=127.0.0.1:18128
+ns=tmplbb-inet veth=tmplbbi0 addr=172.29.96.2 port=18443 proxy=127.0.0.1:18128
 server_pid='' broker_pid=''
 cleanup() {
   [ -n "$broker_pid" ] && kill "$broker_pid" 2>/dev/null || true
@@ -34,7 +35,7 @@ cleanup_old() { ip netns del "$ns" 2>/dev/null || true; ip link del "$veth" 2>/d
 cleanup_old
 ip netns add "$ns"
 ip link add "$veth" type veth peer name eth0 netns "$ns"
-ip addr add 198.51.100.1/24 dev "$veth" && ip link set "$veth" up
+ip addr add 172.29.96.1/24 dev "$veth" && ip link set "$veth" up
 ip -n "$ns" addr add "$addr/24" dev eth0 && ip -n "$ns" link set eth0 up && ip -n "$ns" link set lo up
 
 # the server's CA and certificate (both names), and the guest's CA and the broker's
@@ -64,7 +65,7 @@ print(json.dumps({
     "dir": f"{w}/broker",
     "listen": proxy,
     "clients": "127.0.0.0/8",
-    "fence": {"egress": "internet", "allow": [], "host_addrs": []},
+    "fence": {"egress": "internet", "allow": ["172.29.96.0/24"], "host_addrs": []},
     "secrets": [{"name": "API_KEY", "hosts": ["api.bench.example"],
                  "placeholder": "tmpl-placeholder-api_key-0000", "value": "real-value-1234"}],
     "leaves": [{"host": "api.bench.example", "chain_pem": read("leaf.pem") + read("guest-ca.pem"),

@@ -386,7 +386,9 @@ fn rebinding_waits_for_approval(c: &mut Case, by_the_guest: bool) {
 
 /// Under `EGRESS=none`, the secret's host in `EGRESS_ALLOW` works and nothing else does.
 fn none_but_the_secrets_host(c: &Case, env: &str) {
-    c.p.write(".env", &format!("{env}EGRESS=none\nEGRESS_ALLOW={API}\n"));
+    let none = env.replace(ALLOW, &format!("EGRESS=none\nEGRESS_ALLOW={API}\n"));
+    assert_ne!(none, env);
+    c.p.write(".env", &none);
     c.up();
     assert_eq!(c.ask(&format!("https://{API}/v1/none")), "status 200");
     assert_eq!(c.world.last("/v1/none").unwrap()["x-api-key"], KEY);
@@ -406,7 +408,7 @@ const PROVISION: &str = "#!/bin/sh\nprintf %s \"$ANTHROPIC_API_KEY\" > /root/pro
 )]
 fn roots_container_gets_placeholders_and_its_hosts_get_the_values() {
     let world = World::new(TOKEN);
-    let env = container("PROVISION_SCRIPT=provision.sh\n");
+    let env = container(&format!("PROVISION_SCRIPT=provision.sh\n{ALLOW}"));
     let p = Project::new("agent", &env);
     p.write("provision.sh", PROVISION);
     let mut c = Case {
@@ -474,7 +476,7 @@ fn a_persons_container_gets_placeholders_from_their_rootless_podman() {
     let world = World::new(TOKEN);
     let user = TestUser::new("tmpl-e2e-cred", 2345);
     user.load_image(CONTAINER_IMAGE);
-    let env = container("PROVISION_SCRIPT=provision.sh\n");
+    let env = container(&format!("PROVISION_SCRIPT=provision.sh\n{ALLOW}"));
     let p = Project::new_as(&user, "agent", &env);
     p.write("provision.sh", PROVISION);
     // the person's own file, which tmpl refuses while others can read it
@@ -518,7 +520,7 @@ fn a_persons_container_gets_placeholders_from_their_rootless_podman() {
 )]
 fn roots_vm_gets_placeholders_and_its_hosts_get_the_values() {
     let world = World::new(TOKEN);
-    let env = vm("PROVISION_SCRIPT=provision.sh\n");
+    let env = vm(&format!("PROVISION_SCRIPT=provision.sh\n{ALLOW}"));
     let p = Project::new("agent-vm", &env);
     p.write("provision.sh", PROVISION);
     let mut c = Case {

@@ -61,7 +61,7 @@ fn salt(dir: &Path) -> Result<Vec<u8>> {
     Ok(s)
 }
 
-/// The guest's names, each with its placeholder, and each host with the names it owns.
+/// The names `SECRETS` binds, in order, and the hosts it names, sorted.
 fn bindings(loaded: &Loaded) -> (Vec<String>, Vec<String>) {
     let mut names: Vec<String> = Vec::new();
     let mut hosts: Vec<String> = Vec::new();

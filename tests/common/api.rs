@@ -5,10 +5,11 @@
 //! `/etc/hosts` (marked, and removed on drop with whatever a failed run left): the broker
 //! resolves on the host, as it would a real name.
 //!
-//! - "the internet": 198.51.100.2 (a documentation range, open under the fence, and apart
-//!   from `common::lab`'s, so the two can run side by side), answering for `API` and `GIT`
-//!   (secrets' hosts), `OTHER` and `EVIL`;
-//! - "the LAN": 172.29.98.2, answering for `LAN_NAME`, which the fence closes.
+//! - "the internet": 172.29.97.2, answering for `API` and `GIT` (secrets' hosts), `OTHER` and
+//!   `EVIL`. A private range the fence closes, which the tests open with `ALLOW`: the
+//!   documentation ranges are the other suites' (`common::lab`, the fence's router), and
+//!   the suites run side by side on a developer's machine;
+//! - "the LAN": 172.29.98.2, answering for `LAN_NAME`, which stays closed.
 
 use super::{host, host_ok};
 use std::path::{Path, PathBuf};
@@ -19,18 +20,15 @@ pub const GIT: &str = "git.broker-e2e.example";
 pub const OTHER: &str = "other.broker-e2e.example";
 pub const EVIL: &str = "evil.broker-e2e.example";
 pub const LAN_NAME: &str = "lan.broker-e2e.example";
-pub const INTERNET_ADDR: &str = "198.51.100.2";
+pub const INTERNET_ADDR: &str = "172.29.97.2";
+/// The `EGRESS_ALLOW` entry that makes the stand-in internet the guest's internet.
+pub const ALLOW: &str = "EGRESS_ALLOW=172.29.97.0/24\n";
 pub const LAN_ADDR: &str = "172.29.98.2";
 const MARK: &str = "# tmpl-e2e-credentials";
 
 /// (namespace, host-side veth, host address, namespace address)
 const SPACES: &[(&str, &str, &str, &str)] = &[
-    (
-        "tmplk-inet",
-        "tmplki0",
-        "198.51.100.1/24",
-        "198.51.100.2/24",
-    ),
+    ("tmplk-inet", "tmplki0", "172.29.97.1/24", "172.29.97.2/24"),
     ("tmplk-lan", "tmplkl0", "172.29.98.1/24", "172.29.98.2/24"),
 ];
 
@@ -128,7 +126,16 @@ impl World {
             hosts.push_str(&format!("{addr} {} {MARK}\n", names.join(" ")));
             std::fs::write("/etc/hosts", hosts).unwrap();
         }
-        std::thread::sleep(std::time::Duration::from_millis(700));
+        // until each server answers: Python takes a while to start on a busy machine
+        for (_, _, _, ns_addr) in SPACES {
+            let ip = ns_addr.split('/').next().unwrap();
+            let addr: std::net::SocketAddr = format!("{ip}:443").parse().unwrap();
+            let up = super::eventually(std::time::Duration::from_secs(20), || {
+                std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_millis(500))
+                    .ok()
+            });
+            assert!(up.is_some(), "the stand-in at {addr} does not answer");
+        }
         World {
             dir,
             ca: ca_file,
