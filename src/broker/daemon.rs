@@ -46,9 +46,11 @@ pub fn start_main() -> Result<ExitStatus> {
     let dir = serde_json::from_slice::<Spec>(&spec)
         .context("the broker's spec")?
         .dir;
+    use std::os::unix::fs::OpenOptionsExt;
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
+        .mode(0o600)
         .open(dir.join("broker.log"))?;
     let mut cmd = Command::new(std::env::current_exe()?);
     cmd.args(["__broker", "serve"])
