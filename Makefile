@@ -21,9 +21,10 @@ release:
 test: setup fixtures lint
 	$(CARGO) test --features e2e-daemons --no-fail-fast --all-targets -- --test-threads=1
 
-## Unit tests, trycmd cases, the layers and the third driver: no VM, container or daemon.
+## Unit tests, trycmd cases, the layers, the third driver and the credential broker against a
+## local stand-in: no VM, container or daemon.
 test-fast:
-	$(CARGO) test --lib --test cli --test cli_parse --test readme --test layers --test surface
+	$(CARGO) test --lib --test cli --test cli_parse --test readme --test layers --test surface --test broker
 
 ## End-to-end tests only (real Podman, real libvirt + Vagrant).
 e2e: setup fixtures

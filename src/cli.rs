@@ -64,6 +64,8 @@ pub enum Command {
     Ls(JsonArgs),
     /// Summarise how long operations took on this host (count, median, p95)
     Stats(JsonArgs),
+    /// Show what the credential broker did with the guest's requests (`SECRETS`)
+    Secrets(SecretsArgs),
     /// Save, restore, list or delete snapshots of the guest (never of the project folder)
     Snapshot(SnapshotArgs),
     /// Run any Vagrant command against the project's VM: `tmpl vagrant -- snapshot save s1`
@@ -98,6 +100,36 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// (internal) a guest's credential broker
+    #[command(name = "__broker", hide = true)]
+    Broker {
+        #[command(subcommand)]
+        action: BrokerAction,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct SecretsArgs {
+    #[command(subcommand)]
+    pub action: SecretsAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretsAction {
+    /// Every request the broker put a value into, withheld one from, or refused, oldest
+    /// first: time, what it did, the names, the host, the method and path, the status
+    Log(JsonArgs),
+}
+
+/// The broker's own steps (see `broker::daemon`).
+#[derive(Debug, Subcommand)]
+pub enum BrokerAction {
+    /// Read the spec on stdin, start `serve` detached, say when it listens
+    Start,
+    /// Serve one guest
+    Serve { dir: PathBuf },
+    /// Whether anything listens at ADDR, where this runs
+    Probe { addr: std::net::SocketAddr },
 }
 
 #[derive(Debug, Args)]

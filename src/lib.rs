@@ -8,6 +8,7 @@
 
 pub mod atomic;
 pub mod backend;
+pub mod broker;
 pub mod check;
 pub mod cli;
 pub mod commands;

@@ -40,7 +40,10 @@ const LAYERS: &[(&[&str], bool)] = &[
     (&["config"], false),
     (&["project"], false),
     // what a guest's life is made of, used by the session and the drivers
-    (&["ssh", "trust", "fence", "provision", "share"], true),
+    (
+        &["ssh", "trust", "fence", "provision", "share", "broker"],
+        true,
+    ),
     (&["driver"], false),
     // the drivers, and the session that drives them: neither knows the other
     (&["backend", "session"], false),

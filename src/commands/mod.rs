@@ -10,6 +10,7 @@ mod man;
 mod provision;
 mod render;
 mod rm;
+mod secrets;
 mod snapshot;
 mod ssh;
 mod ssh_config;
@@ -21,7 +22,7 @@ mod trust;
 mod up;
 mod validate;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{BrokerAction, Cli, Command};
 use crate::context::Ctx;
 use crate::driver::Registry;
 use crate::error::ExitStatus;
@@ -42,6 +43,13 @@ pub fn dispatch(cli: Cli, registry: Registry) -> Result<ExitStatus> {
         }
         _ => {}
     }
+    if let Command::Broker { action } = &cli.command {
+        return match action {
+            BrokerAction::Start => crate::broker::daemon::start_main(),
+            BrokerAction::Serve { dir } => crate::broker::daemon::serve_main(dir),
+            BrokerAction::Probe { addr } => Ok(crate::broker::daemon::probe_main(*addr)),
+        };
+    }
     let mut ctx = Ctx::new(cli.directory.as_deref(), cli.env_file, cli.strict, registry)?;
     ctx.wait = cli.wait;
     match cli.command {
@@ -53,9 +61,10 @@ pub fn dispatch(cli: Cli, registry: Registry) -> Result<ExitStatus> {
         Command::Exec(a) => ssh::run(&ctx, &crate::cli::SshArgs { command: a.command }),
         Command::Completions(a) => completions::run(a.shell),
         Command::Man(a) => man::run(a.out.as_deref()),
-        Command::Dns { .. } | Command::FenceHook { .. } => {
+        Command::Dns { .. } | Command::FenceHook { .. } | Command::Broker { .. } => {
             unreachable!("handled before the context")
         }
+        Command::Secrets(a) => secrets::run(&ctx, &a),
         Command::Stop(a) => stop::run(&ctx, &a),
         Command::Rm(a) => rm::run(&ctx, &a),
         Command::Status(a) => status::run(&ctx, &a),

@@ -34,6 +34,7 @@ pub fn status_json(loaded: &Loaded, live: &Live, guest: &dyn Guest, holder: Hold
         "egress_allow": c.egress_allow.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
         "fence": crate::fence::describe(loaded, holder),
         "fence_closed": crate::fence::closed_in_force(loaded, holder),
+        "credential_broker": crate::broker::describe(loaded),
         "address": live.address,
         "ssh": live.ssh.as_ref().map(|e| json!({"host": e.host, "port": e.port, "user": e.user})),
     });
@@ -75,6 +76,9 @@ pub fn run(ctx: &Ctx, args: &JsonArgs) -> Result<ExitStatus> {
         let closed = crate::fence::closed_in_force(&loaded, holder);
         if !closed.is_empty() {
             crate::output::line(format!("  closed    {}", closed.join(", ")));
+        }
+        if let Some(b) = crate::broker::describe(&loaded) {
+            crate::output::line(format!("  broker    {b}"));
         }
         for (k, val) in guest.details() {
             crate::output::line(format!(

@@ -21,6 +21,7 @@ pub const KEYS: &[Key] = &[
     Key { name: "FIXED_IP", required: false, meaning: "IPv4 address for the guest" },
     Key { name: "EGRESS", required: false, meaning: "what the guest may connect to: `internet` (the default: public addresses only, no LAN, tailnet, host or other guest), `none`, or `open` (no fence)" },
     Key { name: "EGRESS_ALLOW", required: false, meaning: "comma-separated host names, addresses or CIDRs, each optionally `:PORT`, let through on top of `EGRESS`; `host:PORT` is the host itself" },
+    Key { name: "SECRETS", required: false, meaning: "comma-separated `NAME@HOST`: the secret `NAME` may be sent to `HOST`; the guest gets a placeholder, and the value (from your environment or your own config folder, never the project) is put in by a proxy on the host" },
     Key { name: "PORTS", required: false, meaning: "comma-separated `[HOST_IP:]HOST_PORT:GUEST_PORT[/tcp|/udp]`; host IP defaults to 127.0.0.1" },
     Key { name: "SNAPSHOT_BEFORE_PROVISION", required: false, meaning: "`yes`: take the snapshot `pre-provision` before each provisioning run (`no`, the default)" },
     Key { name: "PROVISION_SCRIPT", required: false, meaning: "path relative to the project: `.yml`/`.yaml` is an Ansible playbook, anything else a script run in the guest as root" },

@@ -105,6 +105,22 @@ impl fmt::Display for Allow {
     }
 }
 
+/// One `SECRETS` entry: the secret `name` may be sent to `host` (see `broker`). The value
+/// never comes from `.env`: the guest writes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SecretUse {
+    /// The variable the guest sees, set to a placeholder: `ANTHROPIC_API_KEY`.
+    pub name: String,
+    /// The host whose requests get the real value, lowercase: `api.anthropic.com`.
+    pub host: String,
+}
+
+impl fmt::Display for SecretUse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{}", self.name, self.host)
+    }
+}
+
 /// The provisioning step, resolved against the project folder.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Provision {
@@ -173,6 +189,8 @@ pub struct Config {
     pub fixed_ip: Option<Ipv4Addr>,
     pub egress: Egress,
     pub egress_allow: Vec<Allow>,
+    /// `SECRETS`: which secret may be sent to which host, through the credential broker.
+    pub secrets: Vec<SecretUse>,
     pub ports: Vec<PortForward>,
     pub provision: Option<Provision>,
     /// `SNAPSHOT_BEFORE_PROVISION=yes`: the snapshot `pre-provision` before each run.

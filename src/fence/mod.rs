@@ -24,6 +24,7 @@
 //! guest's network carries (the libvirt hook), and publishes what it holds for `up`,
 //! `status` and `doctor` to check.
 
+pub mod allows;
 pub mod dns;
 pub mod lan;
 pub mod net;
@@ -94,7 +95,7 @@ fn may_enforce(holder: Holder) -> Result<(), (String, String)> {
 }
 
 /// The host's own addresses, every interface's.
-fn host_addrs() -> Vec<std::net::IpAddr> {
+pub fn host_addrs() -> Vec<std::net::IpAddr> {
     let mut out: Vec<std::net::IpAddr> = crate::ip::links(None)
         .iter()
         .flat_map(|l| &l.addr_info)
@@ -128,6 +129,7 @@ pub fn policy(
     allow: &[Allow],
     closed: &[lan::Closed],
     host_is_remote: bool,
+    services: &[u16],
 ) -> Policy {
     Policy {
         egress,
@@ -139,6 +141,7 @@ pub fn policy(
         },
         lan: closed.iter().map(|c| c.net).collect(),
         dns_port: dns::PORT,
+        services: services.to_vec(),
     }
 }
 
@@ -175,7 +178,9 @@ pub fn resolver(
 /// Puts the project's fence in force for the guest behind `net` (or lifts it for
 /// `EGRESS=open`), with the guest's resolver. Called by `up` before the guest runs, every
 /// time. Where a keeper holds it, checks that the keeper is there (see `confirm`).
-pub fn enforce(loaded: &Loaded, net: &GuestNet, holder: Holder) -> Result<()> {
+/// `services`: TCP ports of the guest's own services on its gateway (the credential broker),
+/// opened to it alone.
+pub fn enforce(loaded: &Loaded, net: &GuestNet, holder: Holder, services: &[u16]) -> Result<()> {
     let c = &loaded.config;
     let state = &loaded.id.state_dir;
     let table = table_name(&loaded.id.slug);
@@ -199,7 +204,13 @@ pub fn enforce(loaded: &Loaded, net: &GuestNet, holder: Holder) -> Result<()> {
         return Ok(());
     }
     let closed = lan::read();
-    let policy = policy(c.egress, &c.egress_allow, &closed, holder.host_is_remote());
+    let policy = policy(
+        c.egress,
+        &c.egress_allow,
+        &closed,
+        holder.host_is_remote(),
+        services,
+    );
     // Writing costs a kernel commit (about 20 ms here) where reading costs 4: the comment
     // carries a fingerprint of the rules, and a fence already in force as written is left as
     // it is.

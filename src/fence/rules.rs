@@ -59,6 +59,9 @@ pub struct Policy {
     /// Where the guest's own resolver listens on its gateway (see `dns`): every DNS query
     /// to the gateway goes there, and nowhere else on the host answers DNS.
     pub dns_port: u16,
+    /// TCP ports of the guest's own services on its gateway (the credential broker), open
+    /// to this guest alone whatever `egress` says, as its DNS is.
+    pub services: Vec<u16>,
 }
 
 /// An address an `EGRESS_ALLOW` name answered with, the entry's port, and for how many
@@ -241,6 +244,14 @@ pub fn script(table: &str, comment: &str, net: &GuestNet, policy: &Policy) -> St
         "    ip daddr {gw} meta l4proto {{ tcp, udp }} th dport {} accept",
         policy.dns_port
     );
+    if !policy.services.is_empty() {
+        let ports: Vec<String> = policy.services.iter().map(u16::to_string).collect();
+        let _ = writeln!(
+            s,
+            "    ip daddr {gw} tcp dport {{ {} }} accept",
+            ports.join(", ")
+        );
+    }
     if policy.egress == Egress::Open {
         s.push_str("    accept\n");
     }

@@ -39,7 +39,19 @@ fn policy(egress: Egress, allow: &[&str]) -> Policy {
             "2001:db8::/32".parse().unwrap(),
         ],
         dns_port: 10053,
+        services: Vec::new(),
     }
+}
+
+#[test]
+fn a_guests_own_service_opens_on_its_gateway_only() {
+    let mut p = policy(Egress::None, &[]);
+    p.services = vec![3128];
+    let s = script("t", "c", &net(), &p);
+    let to_host = s.split("chain to_host").nth(1).unwrap();
+    assert!(to_host.contains("ip daddr 10.138.7.1 tcp dport { 3128 } accept"));
+    let egress = s.split("chain egress").nth(1).unwrap();
+    assert!(!egress.contains("3128"), "nothing beyond the host opens");
 }
 
 #[test]

@@ -166,15 +166,21 @@ impl Cmd {
     /// Detached from the terminal: stdin from a file or null, and a process group of its own
     /// (see `interrupt`).
     fn detached(&self) -> duct::Expression {
-        let e = self.expression().before_spawn(|c| {
-            use std::os::unix::process::CommandExt;
-            c.process_group(0);
-            Ok(())
-        });
+        let e = self.grouped();
         match &self.stdin {
             Some(p) => e.stdin_path(p),
             None => e.stdin_null(),
         }
+    }
+
+    /// In a process group of its own (see `interrupt`), stdin left to the caller (duct's
+    /// innermost redirection wins, so `detached` sets it on this).
+    fn grouped(&self) -> duct::Expression {
+        self.expression().before_spawn(|c| {
+            use std::os::unix::process::CommandExt;
+            c.process_group(0);
+            Ok(())
+        })
     }
 
     /// Runs to completion, capturing both streams; a non-zero exit is not an error here.
@@ -190,6 +196,26 @@ impl Cmd {
             .pids()
             .first()
             .map(|p| crate::interrupt::register(*p, &self.program()));
+        let out = handle.into_output()?;
+        Ok(Output {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
+    }
+
+    /// Like `output`, with `input` on the command's stdin through a pipe: for what must never
+    /// be on a command line or in a file (the credential broker's values). The bytes are
+    /// not part of the command, so `-v` never echoes them.
+    pub fn output_with_input(&self, input: &[u8]) -> Result<Output> {
+        let handle = self
+            .grouped()
+            .stdin_bytes(input.to_vec())
+            .stdout_capture()
+            .stderr_capture()
+            .unchecked()
+            .start()
+            .map_err(|e| self.spawn_error(e))?;
         let out = handle.into_output()?;
         Ok(Output {
             code: out.status.code(),

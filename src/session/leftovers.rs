@@ -38,6 +38,8 @@ pub enum Local {
     Lock,
     ControlSocket,
     FenceTable(crate::fence::Holder),
+    /// A credential broker, by pid.
+    Broker(u32),
 }
 
 impl Local {
@@ -48,6 +50,7 @@ impl Local {
             Local::Lock => "lock file",
             Local::ControlSocket => "ssh control socket",
             Local::FenceTable(_) => "network fence",
+            Local::Broker(_) => "credential broker",
         }
     }
 }
@@ -107,6 +110,27 @@ fn local_leftovers(registry: &Registry, dirs: &Dirs, out: &mut Vec<Found>) {
             }
         }
     }
+    for b in crate::broker::all(state_root) {
+        let state = b.dir.parent().unwrap_or(&b.dir);
+        let guest_gone = b
+            .infra
+            .as_deref()
+            .and_then(|i| registry.get(i))
+            .and_then(|d| d.state_of(&b.slug))
+            == Some(crate::driver::State::NotCreated);
+        let why = if gone(state) {
+            format!("project state {} is gone", state.display())
+        } else if guest_gone {
+            format!("the guest of {} is gone", b.slug)
+        } else {
+            continue;
+        };
+        out.push(local(
+            Local::Broker(b.pid),
+            format!("pid {} ({})", b.pid, b.slug),
+            why,
+        ));
+    }
     if !crate::ssh::control_dir().exists() {
         return;
     }
@@ -151,6 +175,14 @@ pub fn remove(f: &Found, registry: &Registry, dirs: &Dirs) -> Result<()> {
         Owner::Local(Local::Approval) => std::fs::remove_dir_all(name)?,
         Owner::Local(Local::Lock | Local::ControlSocket) => std::fs::remove_file(name)?,
         Owner::Local(Local::FenceTable(holder)) => crate::fence::remove_table(name, holder)?,
+        Owner::Local(Local::Broker(pid)) => {
+            if let Some(b) = crate::broker::all(&dirs.state)
+                .into_iter()
+                .find(|b| b.pid == pid)
+            {
+                crate::broker::end_found(&b)?;
+            }
+        }
     }
     Ok(())
 }

@@ -1,8 +1,8 @@
 //! One guest's life, in order. Every command that changes a guest goes through a `Session`,
 //! which sequences the steps so no command has to:
 //!
-//! - `up`: lock, recover, approve, pre-flight, fence, bring up, reach, record, provision
-//!   (`up.rs`);
+//! - `up`: lock, recover, approve, pre-flight, fence, bring up, the credential broker,
+//!   reach, the guest's side of the broker, record, provision (`up.rs`, `secrets.rs`);
 //! - `stop` and `rm`: the same steps undone, in reverse (`teardown.rs`);
 //! - `provision` on a running guest (`provision.rs`);
 //! - snapshots: save, restore (which brings a guest back the way `up` does) and delete
@@ -22,6 +22,7 @@ mod open;
 mod preflight;
 mod provision;
 mod reach;
+mod secrets;
 mod share;
 mod snapshot;
 mod teardown;

@@ -54,7 +54,16 @@ impl Session<'_> {
         } else {
             outcome
         };
-        self.reach(outcome, &endpoint, phases)?;
+        let access = self.reach(outcome, &endpoint, phases)?;
+        // a snapshot may hold the guest as it was before it had its placeholders
+        let side = self.side_as_it_stands()?;
+        self.give_secrets(
+            &access,
+            &endpoint,
+            side.as_ref(),
+            UpOutcome::Started,
+            phases,
+        )?;
         Ok(())
     }
 

@@ -1,5 +1,5 @@
-//! `stop` and `rm`: what `up` set up, undone in reverse. The SSH connection goes first, then
-//! the guest; `rm` then removes what kept it apart (its fence, after the guest: it must
+//! `stop` and `rm`: what `up` set up, undone in reverse. The SSH connection and the
+//! credential broker go first, then the guest; `rm` then removes what kept it apart (its fence, after the guest: it must
 //! never run unfenced), its files and its record.
 
 use super::open::Session;
@@ -28,6 +28,7 @@ impl Session<'_> {
         crate::interrupt::install();
         let mut phases = Phases::new("stop");
         self.close_ssh();
+        crate::broker::stop(&self.loaded.id.state_dir);
         let outcome = self.guest.stop(timeout, &mut phases).map_err(|e| {
             let id = &self.loaded.id;
             phases.record_error(
@@ -81,7 +82,9 @@ impl Session<'_> {
         let mut phases = Phases::new("rm");
         self.close_ssh();
         let items = self.recorded(&mut phases, |phases| {
+            let broker = crate::broker::stop(&id.state_dir);
             let mut removed = self.guest.remove(phases)?;
+            removed.extend(broker);
             if self.stop_serving()? {
                 removed.push("the project folder's file server".into());
             }

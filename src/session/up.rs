@@ -1,6 +1,8 @@
 //! `up`: make the project's guest run, whatever state it is in, reachable and provisioned.
-//! The order matters: nothing is made before the settings are approved and the host checked,
-//! and the guest never runs before its fence is in force.
+//! The order matters: nothing is made before the settings are approved, the host checked and
+//! every secret found a value, and the guest never runs before its fence is in force. The
+//! credential broker starts once the guest's network exists, and the guest gets its side of
+//! it before anything (provisioning) runs there.
 
 use super::open::Session;
 use super::preflight;
@@ -29,6 +31,7 @@ impl Session<'_> {
         if state != State::Running {
             preflight::check(self.loaded, &self.guest.needs(), state == State::NotCreated)?;
         }
+        self.check_values()?;
         crate::interrupt::install();
         let mut phases = Phases::new("up");
         let (outcome, provisioned) = self.recorded(&mut phases, |phases| {
@@ -48,7 +51,9 @@ impl Session<'_> {
             }
             let (outcome, endpoint) = self.guest.up(phases)?;
             self.fence_again(net.as_ref())?;
+            let side = self.broker(net.as_ref(), phases)?;
             let access = self.reach(outcome, &endpoint, phases)?;
+            self.give_secrets(&access, &endpoint, side.as_ref(), outcome, phases)?;
             crate::project::list::remember(&self.dirs.state, self.loaded)?;
             self.dirs.keep_private();
             let provisioned = self.provision_after_up(
@@ -90,7 +95,7 @@ impl Session<'_> {
         };
         let holder = self.driver.fence_holder();
         phases.run("fence", "fencing the guest's network", || {
-            crate::fence::enforce(self.loaded, &net, holder)
+            crate::fence::enforce(self.loaded, &net, holder, &self.services())
         })?;
         Ok(Some(net))
     }
@@ -103,7 +108,9 @@ impl Session<'_> {
     fn fence_again(&self, net: Option<&GuestNet>) -> Result<()> {
         let holder = self.driver.fence_holder();
         match net {
-            Some(net) if holder.may_vanish() => crate::fence::enforce(self.loaded, net, holder),
+            Some(net) if holder.may_vanish() => {
+                crate::fence::enforce(self.loaded, net, holder, &self.services())
+            }
             Some(_) => crate::fence::confirm(self.loaded, holder),
             None => Ok(()),
         }

@@ -172,6 +172,11 @@ fn openings(loaded: &Loaded) -> Vec<String> {
     for a in &c.egress_allow {
         out.push(format!("EGRESS_ALLOW: the guest may connect to {a}"));
     }
+    // a secret's value leaves this host for the host named here: a guest that rebinds a
+    // name to a host of its own must not get it without the person saying so
+    for s in &c.secrets {
+        out.push(format!("SECRETS: `{}` may be sent to `{}`", s.name, s.host));
+    }
     if let Some(s) = c.sync.as_ref().filter(|s| s.mode == SyncMode::Rw) {
         out.push(format!(
             "SYNC=rw: the guest can change every file in {}",

@@ -196,6 +196,29 @@ fn a_value_from_the_environment_is_named() {
     );
 }
 
+/// The guest can write `.env`: binding a secret to a host of its own is a change that waits
+/// for the person, and says where the value would go.
+#[test]
+fn rebinding_a_secret_needs_approval_and_names_the_host() {
+    let f = Folder::new(&format!("{ENV}SECRETS=GITHUB_TOKEN@github.com\n"));
+    approve(&f.state(), &f.loaded(), &[]).unwrap();
+    f.ensure().unwrap();
+    f.write(
+        ".env",
+        &format!("{ENV}SECRETS=GITHUB_TOKEN@github.com,GITHUB_TOKEN@evil.example\n"),
+    );
+    let no = refusal(f.ensure());
+    let details = no.details.join("\n");
+    assert!(
+        details.contains("SECRETS: `GITHUB_TOKEN` may be sent to `evil.example`"),
+        "{details}"
+    );
+    assert!(
+        details.contains("SECRETS: GITHUB_TOKEN@github.com -> "),
+        "{details}"
+    );
+}
+
 /// The guest as attacker against the approval (issue 27).
 #[path = "attack_tests.rs"]
 mod attacks;

@@ -428,6 +428,7 @@ pub fn setup_from_a_doomed_folder() {
     );
 }
 
+pub mod api;
 pub mod escape;
 pub mod lab;
 pub mod user;

@@ -20,7 +20,7 @@
 
 use super::hook_xml::{self, HookData};
 use super::keeper::{published_path, RUN};
-use crate::config::{Allow, Egress};
+use crate::config::Egress;
 use crate::fence::{self, lan, net, Published, HOST};
 use anyhow::{bail, Context as _, Result};
 use ipnet::Ipv4Net;
@@ -37,6 +37,8 @@ const UPSTREAM_FILE: &str = "/etc/tmpl/dns-upstream";
 struct Kept {
     egress: Egress,
     allow: Vec<String>,
+    #[serde(default)]
+    services: Vec<u16>,
     lan_mac: Option<String>,
     subnet: Ipv4Net,
 }
@@ -108,7 +110,7 @@ fn guest_net(name: &str, slug: &str, d: &HookData) -> Result<net::GuestNet> {
 
 fn own_event(name: &str, slug: &str, op: &str, xml: &str) -> Result<()> {
     let d = hook_xml::read(xml).context("the network's XML does not read")?;
-    let Some((egress, allow)) = d.fence.clone() else {
+    let Some((egress, allow, services)) = d.fence.clone() else {
         return Ok(()); // not a person's fenced network
     };
     let dir = dir_of(name);
@@ -123,14 +125,14 @@ fn own_event(name: &str, slug: &str, op: &str, xml: &str) -> Result<()> {
         return Ok(());
     }
     let net = guest_net(name, slug, &d)?;
-    let (egress, allow) = hook_xml::policy(&egress, &allow).map_err(anyhow::Error::msg)?;
+    let policy = hook_xml::policy(&egress, &allow, &services).map_err(anyhow::Error::msg)?;
     std::fs::create_dir_all(&dir)?;
     let lan_mac = if op == "start" {
         None // a new start: the `-lan` port comes after
     } else {
         kept(&dir).and_then(|k| k.lan_mac)
     };
-    hold(name, slug, &net, egress, &allow, lan_mac, op != "start")
+    hold(name, slug, &net, &policy, lan_mac, op != "start")
 }
 
 fn kept(dir: &Path) -> Option<Kept> {
@@ -142,11 +144,11 @@ fn hold(
     name: &str,
     slug: &str,
     net: &net::GuestNet,
-    egress: Egress,
-    allow: &[Allow],
+    (egress, allow, services): &hook_xml::Checked,
     lan_mac: Option<String>,
     resolver: bool,
 ) -> Result<()> {
+    let egress = *egress;
     let dir = dir_of(name);
     let mut net = net.clone();
     net.lan_tap = lan_mac.clone().map(|mac| net::LanTap {
@@ -154,13 +156,14 @@ fn hold(
         mac,
     });
     let closed = lan::read();
-    let policy = fence::policy(egress, allow, &closed, false);
+    let policy = fence::policy(egress, allow, &closed, false, services);
     let table = fence::table_name(slug);
     let base = format!("tmpl fence (libvirt hook) of network {name}");
     let rewritten = fence::write(HOST, &table, &base, &net, &policy)?;
     let kept = Kept {
         egress,
         allow: allow.iter().map(|a| a.to_string()).collect(),
+        services: services.clone(),
         lan_mac,
         subnet: net.subnet,
     };
@@ -230,5 +233,12 @@ fn lan_event(main: &str, op: &str, xml: &str) -> Result<()> {
         subnet: k.subnet,
         lan_tap: None,
     };
-    hold(&name, main, &net, k.egress, &allow, Some(mac), true)
+    hold(
+        &name,
+        main,
+        &net,
+        &(k.egress, allow, k.services),
+        Some(mac),
+        true,
+    )
 }

@@ -33,16 +33,21 @@ pub struct FenceMeta {
     /// `EGRESS_ALLOW`'s entries, comma-separated as in `.env`.
     #[serde(rename = "@allow")]
     pub allow: String,
+    /// The guest's own services on its gateway (the credential broker's port), as `3128`.
+    #[serde(rename = "@services", skip_serializing_if = "String::is_empty")]
+    pub services: String,
 }
 
 impl Metadata {
-    pub fn new(egress: Egress, allow: &[Allow]) -> Metadata {
+    pub fn new(egress: Egress, allow: &[Allow], services: &[u16]) -> Metadata {
         let allow: Vec<String> = allow.iter().map(|a| a.to_string()).collect();
+        let services: Vec<String> = services.iter().map(u16::to_string).collect();
         Metadata {
             fence: FenceMeta {
                 ns: NS,
                 egress: egress.to_string(),
                 allow: allow.join(","),
+                services: services.join(","),
             },
         }
     }
@@ -56,8 +61,8 @@ pub struct HookData {
     pub forward: String,
     pub address: Option<Ipv4Addr>,
     pub prefix: Option<u8>,
-    /// The fence's attributes, unchecked: (egress, allow).
-    pub fence: Option<(String, String)>,
+    /// The fence's attributes, unchecked: (egress, allow, services).
+    pub fence: Option<(String, String, String)>,
     /// A port's MAC and its domain, at `port-created`.
     pub port_mac: Option<String>,
     pub port_owner: Option<String>,
@@ -85,7 +90,11 @@ fn element(d: &mut HookData, path: &[String], e: &BytesStart<'_>, ours: bool) ->
             });
         }
         ("network/metadata", "fence") if ours => {
-            d.fence = Some((attr(e, "egress")?, attr(e, "allow").unwrap_or_default()))
+            d.fence = Some((
+                attr(e, "egress")?,
+                attr(e, "allow").unwrap_or_default(),
+                attr(e, "services").unwrap_or_default(),
+            ))
         }
         ("networkport", "mac") => d.port_mac = attr(e, "address"),
         _ => {}
@@ -126,8 +135,12 @@ pub fn read(xml: &str) -> Option<HookData> {
     Some(d)
 }
 
-/// The checked policy: `egress` one of tmpl's, each entry of `allow` as `.env` takes it.
-pub fn policy(egress: &str, allow: &str) -> Result<(Egress, Vec<Allow>), String> {
+/// A network's policy, checked: what root's hook writes the fence from.
+pub type Checked = (Egress, Vec<Allow>, Vec<u16>);
+
+/// The checked policy: `egress` one of tmpl's, each entry of `allow` as `.env` takes it, a
+/// few ports of the guest's own services (never 0).
+pub fn policy(egress: &str, allow: &str, services: &str) -> Result<Checked, String> {
     let egress = match egress {
         "internet" => Egress::Internet,
         "none" => Egress::None,
@@ -139,7 +152,18 @@ pub fn policy(egress: &str, allow: &str) -> Result<(Egress, Vec<Allow>), String>
         .filter(|s| !s.is_empty())
         .map(|s| parse_allow(s).map_err(|e| format!("allow `{s}` {e}")))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok((egress, allow))
+    let services = services
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(|s| match s.parse::<u16>() {
+            Ok(p) if p > 0 => Ok(p),
+            _ => Err(format!("service `{s}` is not a port")),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if services.len() > 8 {
+        return Err("more services than a guest has".into());
+    }
+    Ok((egress, allow, services))
 }
 
 #[cfg(test)]
@@ -152,7 +176,8 @@ mod tests {
             parse_allow("github.com").unwrap(),
             parse_allow("10.0.0.0/8:445").unwrap(),
         ];
-        let meta = crate::backend::vagrant::xml::write(&Metadata::new(Egress::None, &allow));
+        let meta =
+            crate::backend::vagrant::xml::write(&Metadata::new(Egress::None, &allow, &[3128]));
         // as libvirt hands it to the hook
         let hook = format!(
             "<hookData>\n<network>\n  <name>tmpl-a-0123abcd</name>\n  <uuid>u</uuid>\n  {meta}\
@@ -169,8 +194,9 @@ mod tests {
         assert_eq!(d.prefix, Some(24));
         assert_eq!(d.port_mac.as_deref(), Some("52:54:00:aa:bb:cc"));
         assert_eq!(d.port_owner.as_deref(), Some("tmpl-a-0123abcd"));
-        let (egress, allow) = d.fence.unwrap();
-        let (e, a) = policy(&egress, &allow).unwrap();
+        let (egress, allow, services) = d.fence.unwrap();
+        let (e, a, services) = policy(&egress, &allow, &services).unwrap();
+        assert_eq!(services, [3128]);
         assert_eq!(e, Egress::None);
         assert_eq!(a.len(), 2);
     }
@@ -180,8 +206,10 @@ mod tests {
         let other = "<network><name>tmpl-x</name><metadata>\
             <f:fence xmlns:f='https://example.org/' egress='open'/></metadata></network>";
         assert_eq!(read(other).unwrap().fence, None);
-        assert!(policy("wide", "").is_err());
-        assert!(policy("none", "github.com,1.2.3.4/33").is_err());
-        assert!(policy("none", "a\"; flush ruleset").is_err());
+        assert!(policy("wide", "", "").is_err());
+        assert!(policy("none", "", "0").is_err());
+        assert!(policy("none", "", "3128;x").is_err());
+        assert!(policy("none", "github.com,1.2.3.4/33", "").is_err());
+        assert!(policy("none", "a\"; flush ruleset", "").is_err());
     }
 }

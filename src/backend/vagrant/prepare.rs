@@ -28,8 +28,9 @@ impl Vagrant {
         // a person's fence is held by root's hook, which reads the policy from the network
         let c = &self.loaded.config;
         let fenced = c.egress != crate::config::Egress::Open || !c.egress_allow.is_empty();
-        let fence = (fenced && !crate::person::is_root())
-            .then(|| super::hook_xml::Metadata::new(c.egress, &c.egress_allow));
+        let fence = (fenced && !crate::person::is_root()).then(|| {
+            super::hook_xml::Metadata::new(c.egress, &c.egress_allow, &crate::broker::services(c))
+        });
         let mut nets = vec![(
             self.plan.network_name.clone(),
             virsh::network_xml(&self.plan.network_name, &net, fixed, fence),

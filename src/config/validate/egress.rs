@@ -72,21 +72,26 @@ pub fn parse_allow(spec: &str) -> Result<Allow, String> {
     if target.contains('/') || target.chars().all(|ch| ch.is_ascii_digit() || ch == '.') {
         return Err("is not a valid address or network".into());
     }
-    let name_ok = target.len() <= 253
-        && target.split('.').all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-')
-        });
-    if !name_ok {
+    if !valid_host_name(&target) {
         return Err("is neither a host name nor an address".into());
     }
     Ok(Allow {
         target: AllowTarget::Name(target),
         port,
     })
+}
+
+/// A DNS host name: labels of letters, digits and `-`, none empty or longer than 63, and at
+/// most 253 in all (`EGRESS_ALLOW` names, `SECRETS` hosts).
+pub fn valid_host_name(name: &str) -> bool {
+    name.len() <= 253
+        && name.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-')
+        })
 }
 
 #[cfg(test)]

@@ -17,15 +17,17 @@ mod egress;
 mod folders;
 mod network;
 mod report;
+mod secrets;
 
 use checker::Checker;
-pub use egress::parse_allow;
+pub use egress::{parse_allow, valid_host_name};
 pub use folders::bad_guest_path;
 pub use folders::DEFAULT_PROTECT;
 use folders::{check_protect, check_provision, check_session, check_sync};
 pub use network::parse_port;
 use network::{check_network, check_ports};
 pub use report::{Drivers, Problem, Report, Rule, Warning};
+pub use secrets::{parse_secret, GUEST_VARIABLES};
 
 /// Bounds that `validator` checks once the numbers are parsed. The upper bounds only catch
 /// typos (a value in bytes, an extra zero); whether the host has that much is `up`'s check.
@@ -127,6 +129,7 @@ pub fn validate(
         });
     let egress = egress::check_egress(&mut c);
     let egress_allow = egress::check_allow(&mut c);
+    let secrets = secrets::check_secrets(&mut c);
     let ports = check_ports(&mut c);
     let provision = check_provision(&mut c, project_dir);
     let snapshot_before_provision = match c.optional("SNAPSHOT_BEFORE_PROVISION").as_deref() {
@@ -185,6 +188,7 @@ pub fn validate(
             fixed_ip,
             egress,
             egress_allow,
+            secrets,
             ports,
             provision,
             snapshot_before_provision,

@@ -404,3 +404,41 @@ fn egress_defaults_to_internet_and_a_macvlan_container_needs_open() {
     assert_eq!(c.egress, Egress::None);
     assert_eq!(c.egress_allow.len(), 2);
 }
+
+#[test]
+fn secrets_name_hosts_and_every_bad_entry_is_reported() {
+    let (c, _) = check(&format!(
+        "{GOOD}SECRETS=ANTHROPIC_API_KEY@api.anthropic.com,GITHUB_TOKEN@github.com\n"
+    ))
+    .unwrap();
+    let shown: Vec<String> = c.secrets.iter().map(|s| s.to_string()).collect();
+    assert_eq!(
+        shown,
+        [
+            "ANTHROPIC_API_KEY@api.anthropic.com",
+            "GITHUB_TOKEN@github.com"
+        ]
+    );
+    let report = check(&format!(
+        "{GOOD}SECRETS=OK@a.com,no-at,BAD-NAME@a.com,KEY@10.1.2.3,HTTPS_PROXY@a.com\n"
+    ))
+    .unwrap_err();
+    let bad: Vec<(Option<usize>, &str)> = report
+        .problems
+        .iter()
+        .map(|p| (p.line, p.expected.as_str()))
+        .collect();
+    assert_eq!(bad.len(), 4, "{bad:?}");
+    assert!(bad.iter().all(|(line, _)| *line == Some(5)));
+    for entry in [
+        "no-at",
+        "BAD-NAME@a.com",
+        "KEY@10.1.2.3",
+        "HTTPS_PROXY@a.com",
+    ] {
+        assert!(
+            bad.iter().any(|(_, e)| e.contains(&format!("`{entry}`"))),
+            "{entry}: {bad:?}"
+        );
+    }
+}
