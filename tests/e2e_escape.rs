@@ -86,7 +86,12 @@ fn attack(p: &Project, as_root: &str, owner_uid: u32) {
         p.dir.display()
     ));
     person_uses_git(&p.dir, &git_runner(p.user.as_ref()));
-    wrong.extend(canaries.found().into_iter().map(|c| format!("git ran: {c}")));
+    wrong.extend(
+        canaries
+            .found()
+            .into_iter()
+            .map(|c| format!("git ran: {c}")),
+    );
 
     // host-side steps: links at the destination, and the destination folder a link
     plant_links(p, &victims, as_root);
@@ -106,7 +111,15 @@ fn attack(p: &Project, as_root: &str, owner_uid: u32) {
         Some(u) => u.command("rm"),
         None => std::process::Command::new("rm"),
     }
-    .args(["-rf", "stuck", "sticky", "suid-sh", "sgid-sh", "made-suid", "caps-sh"])
+    .args([
+        "-rf",
+        "stuck",
+        "sticky",
+        "suid-sh",
+        "sgid-sh",
+        "made-suid",
+        "caps-sh",
+    ])
     .current_dir(&p.dir)
     .output()
     .unwrap();
@@ -116,7 +129,11 @@ fn attack(p: &Project, as_root: &str, owner_uid: u32) {
             String::from_utf8_lossy(&rm.stderr).trim()
         ));
     }
-    assert!(wrong.is_empty(), "the guest got through:\n  {}", wrong.join("\n  "));
+    assert!(
+        wrong.is_empty(),
+        "the guest got through:\n  {}",
+        wrong.join("\n  ")
+    );
 }
 
 fn container_env() -> String {
@@ -184,9 +201,7 @@ fn a_vms_root_cannot_make_the_host_run_its_code_nor_lift_protect_or_ro() {
     // so does SYNC=ro, once `up` applies it
     p.write(
         ".env",
-        &format!(
-            "INFRA_TYPE=vm\nMEMORY=768\nCPUS=1\nDISK=5\nIMAGE={TEST_BOX}\nSYNC=ro\n"
-        ),
+        &format!("INFRA_TYPE=vm\nMEMORY=768\nCPUS=1\nDISK=5\nIMAGE={TEST_BOX}\nSYNC=ro\n"),
     );
     p.ok(&["up"]);
     let _ = p.run(&[

@@ -50,7 +50,10 @@ impl Canaries {
 
     pub fn assert_none(&self) {
         let found = self.found();
-        assert!(found.is_empty(), "guest-written code ran on the host: {found:?}");
+        assert!(
+            found.is_empty(),
+            "guest-written code ran on the host: {found:?}"
+        );
     }
 }
 
@@ -140,9 +143,7 @@ pub fn person_uses_git(dir: &Path, run: &dyn Fn(&Path, &[&str])) {
 }
 
 /// git as `as_user` (None: root), with an identity but none of the host's own config.
-pub fn git_runner<'a>(
-    as_user: Option<&'a super::user::RunAs>,
-) -> impl Fn(&Path, &[&str]) + 'a {
+pub fn git_runner<'a>(as_user: Option<&'a super::user::RunAs>) -> impl Fn(&Path, &[&str]) + 'a {
     move |dir: &Path, args: &[&str]| {
         // a pager runs only at a terminal: `script` gives git one
         let (program, args): (&str, Vec<String>) = match args.split_first() {
@@ -232,7 +233,11 @@ pub fn privileges_left(dir: &Path, owner: u32) -> Vec<String> {
         let Ok(m) = std::fs::symlink_metadata(&entry) else {
             continue;
         };
-        let rel = entry.strip_prefix(dir).unwrap_or(&entry).display().to_string();
+        let rel = entry
+            .strip_prefix(dir)
+            .unwrap_or(&entry)
+            .display()
+            .to_string();
         let ft = m.file_type();
         if ft.is_block_device() || ft.is_char_device() {
             out.push(format!("{rel}: a device node"));
