@@ -27,6 +27,7 @@ pub mod process;
 pub mod project;
 pub mod provision;
 pub mod session;
+pub mod share;
 pub mod ssh;
 pub mod text;
 pub mod timing;

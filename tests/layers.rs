@@ -40,7 +40,7 @@ const LAYERS: &[(&[&str], bool)] = &[
     (&["config"], false),
     (&["project"], false),
     // what a guest's life is made of, used by the session and the drivers
-    (&["ssh", "trust", "fence", "provision"], true),
+    (&["ssh", "trust", "fence", "provision", "share"], true),
     (&["driver"], false),
     // the drivers, and the session that drives them: neither knows the other
     (&["backend", "session"], false),
