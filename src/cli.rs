@@ -87,6 +87,10 @@ pub enum Command {
     /// (internal) keep a guest's `EGRESS_ALLOW` names resolved while its fence exists
     #[command(name = "__fence-refresh", hide = true)]
     FenceRefresh { state_dir: std::path::PathBuf },
+    /// (internal) serve the project folder to the guest through the share's policy until
+    /// unmounted or stopped (SIGTERM)
+    #[command(name = "__share", hide = true)]
+    Share { config: std::path::PathBuf },
 }
 
 #[derive(Debug, Args)]

@@ -32,6 +32,10 @@ pub fn dispatch(cli: Cli, registry: Registry) -> Result<ExitStatus> {
         crate::fence::refresh_loop(state_dir, &holders)?;
         return Ok(ExitStatus::Success);
     }
+    if let Command::Share { config } = &cli.command {
+        crate::share::run(config)?;
+        return Ok(ExitStatus::Success);
+    }
     let mut ctx = Ctx::new(cli.directory.as_deref(), cli.env_file, cli.strict, registry)?;
     ctx.wait = cli.wait;
     match cli.command {
@@ -43,7 +47,9 @@ pub fn dispatch(cli: Cli, registry: Registry) -> Result<ExitStatus> {
         Command::Exec(a) => ssh::run(&ctx, &crate::cli::SshArgs { command: a.command }),
         Command::Completions(a) => completions::run(a.shell),
         Command::Man(a) => man::run(a.out.as_deref()),
-        Command::FenceRefresh { .. } => unreachable!("handled before the context"),
+        Command::FenceRefresh { .. } | Command::Share { .. } => {
+            unreachable!("handled before the context")
+        }
         Command::Stop(a) => stop::run(&ctx, &a),
         Command::Rm(a) => rm::run(&ctx, &a),
         Command::Status(a) => status::run(&ctx, &a),

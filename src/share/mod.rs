@@ -24,15 +24,18 @@
 //! directly may name any inode number, which the host's kernel never does).
 
 pub mod config;
-#[allow(dead_code)]
+mod fs;
 mod gitdir;
-#[allow(dead_code)]
+mod listing;
 mod marks;
-#[allow(dead_code)]
+mod mount;
 mod names;
-#[allow(dead_code)]
+mod policy;
 mod protect;
-#[allow(dead_code)]
+mod requests;
 mod route;
+mod serve;
 
 pub use config::Config;
+pub use mount::FSNAME;
+pub use serve::run;
