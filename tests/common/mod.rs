@@ -430,4 +430,5 @@ pub fn setup_from_a_doomed_folder() {
 
 pub mod escape;
 pub mod lab;
+pub mod share;
 pub mod user;
