@@ -9,7 +9,7 @@
 
 use super::config::Config;
 use crate::error::{ExitStatus, Failure};
-use anyhow::{anyhow, Result};
+use anyhow::Result;
 use fuse_backend_rs::transport::FuseSession;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -26,10 +26,10 @@ pub fn mount(config: &Config) -> Result<FuseSession> {
     let mnt = &config.mountpoint;
     prepare(mnt)?;
     let mut session = FuseSession::new(mnt, FSNAME, FSNAME, config.readonly)
-        .map_err(|e| anyhow!("{e}").context(cannot_mount(mnt)))?;
+        .map_err(|e| cannot_mount(mnt, e))?;
     session.set_allow_other(config.allow_other);
     if let Err(e) = session.mount() {
-        let mut f = cannot_mount(mnt);
+        let mut f = cannot_mount(mnt, e);
         if !is_root() && config.allow_other && !fuse_conf_allows_other() {
             f = f.hint(
                 "add the line `user_allow_other` to /etc/fuse.conf (as root): fusermount3 lets \
@@ -39,14 +39,17 @@ pub fn mount(config: &Config) -> Result<FuseSession> {
         } else if !is_root() && crate::process::which("fusermount3").is_none() {
             f = f.hint(crate::host::install("fuse3"));
         }
-        return Err(anyhow!("{e}").context(f));
+        return Err(f.into());
     }
     Ok(session)
 }
 
-fn cannot_mount(mnt: &Path) -> Failure {
+/// The failure to mount at `mnt`, and why (a Failure carries its cause in its details:
+/// `report` finds no Failure under an anyhow context).
+fn cannot_mount(mnt: &Path, cause: impl std::fmt::Display) -> Failure {
     Failure::new(ExitStatus::Unavailable, "cannot mount the project's share")
         .detail(format!("--> {}", mnt.display()))
+        .detail(cause.to_string())
 }
 
 /// Whether `mnt` is a FUSE mount whose server is gone. A stat may still answer from the
@@ -67,12 +70,11 @@ fn prepare(mnt: &Path) -> Result<()> {
         ));
         unmount_lazily(mnt);
     }
-    std::fs::create_dir_all(mnt).map_err(|e| anyhow!("{e}").context(cannot_mount(mnt)))?;
+    std::fs::create_dir_all(mnt).map_err(|e| cannot_mount(mnt, e))?;
     let parent = mnt.parent().unwrap_or(Path::new("/"));
     let (here, above) = (std::fs::metadata(mnt)?, std::fs::metadata(parent)?);
     if here.dev() != above.dev() {
-        return Err(cannot_mount(mnt)
-            .detail("something is mounted there already")
+        return Err(cannot_mount(mnt, "something is mounted there already")
             .hint(format!(
                 "another share may be serving it; stop that one, or unmount it: \
                  `fusermount3 -u {}` (`umount` as root)",
