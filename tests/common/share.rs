@@ -112,6 +112,14 @@ pub struct Served {
 impl Served {
     /// The fixture, served (as the user running the test).
     pub fn start(opts: Options) -> Served {
+        let mut s = Served::prepare(opts);
+        s.child = Some(s.spawn());
+        s.wait_ready();
+        s
+    }
+
+    /// The fixture and the config, no daemon yet.
+    pub fn prepare(opts: Options) -> Served {
         let root = tempfile::Builder::new()
             .prefix("tmpl-share-")
             .permissions(std::fs::Permissions::from_mode(0o700))
@@ -121,7 +129,7 @@ impl Served {
         let gitdir = root.path().join("state/git");
         project(&proj);
         guest_repository(&proj, &gitdir);
-        let mut s = Served {
+        let s = Served {
             proj,
             gitdir,
             mnt: root.path().join("state/share/mnt"),
@@ -130,8 +138,6 @@ impl Served {
             child: None,
         };
         s.write_config(&opts);
-        s.child = Some(s.spawn());
-        s.wait_ready();
         s
     }
 
@@ -169,17 +175,30 @@ impl Served {
         std::fs::metadata(&self.mnt).is_ok_and(|m| m.dev() != parent.dev())
     }
 
+    /// The pid `ready.json` names, if any.
+    pub fn ready_pid(&self) -> Option<u32> {
+        let text = std::fs::read(self.config.with_file_name("ready.json")).ok()?;
+        let v: serde_json::Value = serde_json::from_slice(&text).ok()?;
+        v["pid"].as_u64().map(|p| p as u32)
+    }
+
     /// Waits for `ready.json` to name the daemon, and for the mount to answer.
     pub fn wait_ready(&self) {
         let pid = self.child.as_ref().unwrap().id();
-        let ready = self.config.with_file_name("ready.json");
+        self.wait_for(|s| s.ready_pid() == Some(pid) && s.mounted());
+    }
+
+    /// Waits for `ready.json` from a daemon the test did not start itself (one inside a
+    /// person's namespaces, whose mount is out of the test's sight); its pid.
+    pub fn wait_ready_named(&self) -> u32 {
+        self.wait_for(|s| s.ready_pid().is_some());
+        self.ready_pid().unwrap()
+    }
+
+    fn wait_for(&self, done: impl Fn(&Served) -> bool) {
         let start = Instant::now();
         loop {
-            let named = std::fs::read(&ready)
-                .ok()
-                .and_then(|t| serde_json::from_slice::<serde_json::Value>(&t).ok())
-                .is_some_and(|v| v["pid"] == pid);
-            if named && self.mounted() {
+            if done(self) {
                 return;
             }
             assert!(
@@ -204,6 +223,12 @@ impl Served {
             let _ = s.read_to_string(&mut stdout);
         }
         (out, stdout)
+    }
+
+    /// Waits for the process the test started to end by itself; its exit code.
+    pub fn wait_exit(&mut self) -> Option<i32> {
+        let mut child = self.child.take()?;
+        wait(&mut child, Duration::from_secs(15))
     }
 
     /// The daemon, killed at once: its mount is left behind, dead.
