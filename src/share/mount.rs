@@ -25,8 +25,8 @@ fn is_root() -> bool {
 pub fn mount(config: &Config) -> Result<FuseSession> {
     let mnt = &config.mountpoint;
     prepare(mnt)?;
-    let mut session = FuseSession::new(mnt, FSNAME, FSNAME, config.readonly)
-        .map_err(|e| cannot_mount(mnt, e))?;
+    let mut session =
+        FuseSession::new(mnt, FSNAME, FSNAME, config.readonly).map_err(|e| cannot_mount(mnt, e))?;
     session.set_allow_other(config.allow_other);
     if let Err(e) = session.mount() {
         let mut f = cannot_mount(mnt, e);
