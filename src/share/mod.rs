@@ -35,6 +35,8 @@ mod protect;
 mod requests;
 mod route;
 mod serve;
+#[cfg(test)]
+mod tests;
 
 pub use config::Config;
 pub use mount::FSNAME;
