@@ -106,6 +106,10 @@ pub enum Command {
         #[command(subcommand)]
         action: BrokerAction,
     },
+    /// (internal) serve the project folder to the guest through the share's policy until
+    /// unmounted or stopped (SIGTERM)
+    #[command(name = "__share", hide = true)]
+    Share { config: std::path::PathBuf },
 }
 
 #[derive(Debug, Args)]

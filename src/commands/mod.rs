@@ -50,6 +50,10 @@ pub fn dispatch(cli: Cli, registry: Registry) -> Result<ExitStatus> {
             BrokerAction::Probe { addr } => Ok(crate::broker::daemon::probe_main(*addr)),
         };
     }
+    if let Command::Share { config } = &cli.command {
+        crate::share::run(config)?;
+        return Ok(ExitStatus::Success);
+    }
     let mut ctx = Ctx::new(cli.directory.as_deref(), cli.env_file, cli.strict, registry)?;
     ctx.wait = cli.wait;
     match cli.command {
@@ -61,7 +65,10 @@ pub fn dispatch(cli: Cli, registry: Registry) -> Result<ExitStatus> {
         Command::Exec(a) => ssh::run(&ctx, &crate::cli::SshArgs { command: a.command }),
         Command::Completions(a) => completions::run(a.shell),
         Command::Man(a) => man::run(a.out.as_deref()),
-        Command::Dns { .. } | Command::FenceHook { .. } | Command::Broker { .. } => {
+        Command::Dns { .. }
+        | Command::FenceHook { .. }
+        | Command::Broker { .. }
+        | Command::Share { .. } => {
             unreachable!("handled before the context")
         }
         Command::Secrets(a) => secrets::run(&ctx, &a),

@@ -12,7 +12,6 @@ use crate::error::{ExitStatus, Failure};
 use crate::process::Cmd;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -41,15 +40,6 @@ pub enum Started {
     /// One with another config was replaced: a guest still running sees the old mount, which
     /// is gone, and must be started again.
     Replaced,
-}
-
-pub fn fingerprint(c: &Config) -> String {
-    let json = serde_json::to_vec(c).unwrap_or_default();
-    Sha256::digest(&json)
-        .iter()
-        .take(8)
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 impl Share {
@@ -86,7 +76,7 @@ impl Share {
     /// are made (the host, or a person's rootless Podman namespace).
     pub fn ensure(&self, config: &Config, enter: &dyn Fn(Cmd) -> Cmd) -> Result<Started> {
         crate::ssh::private_dir(&self.dir)?;
-        let wanted = fingerprint(config);
+        let wanted = config.fingerprint();
         let current = self.serving();
         if current.as_ref().is_some_and(|r| r.fingerprint == wanted) {
             return Ok(Started::Kept);
@@ -94,11 +84,7 @@ impl Share {
         let replaced = current.is_some();
         self.stop()?;
         std::fs::create_dir_all(config.mountpoint.as_path())?;
-        crate::atomic::write(
-            &self.config_path(),
-            &serde_json::to_vec_pretty(config)?,
-            0o600,
-        )?;
+        config.write(&self.config_path())?;
         let me = std::env::current_exe()?;
         enter(Cmd::new(me).arg("__share").arg(self.config_path()))
             .log_to(self.log_path())
@@ -160,6 +146,9 @@ impl Share {
             if let Some(pid) = pid {
                 let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
             }
+            // a killed server leaves its mount behind, dead: detached here, or by the next
+            // server where tmpl cannot reach it (a person's Podman namespace)
+            super::mount::unmount_lazily(&self.mountpoint());
         }
         let _ = std::fs::remove_file(self.ready_path());
         Ok(true)
@@ -201,8 +190,7 @@ pub fn checks() -> Vec<crate::check::Check> {
 /// For a driver whose guests read the folder through a root daemon of the tool underneath
 /// (libvirt's virtiofsd): a person's FUSE mount lets root in only with `user_allow_other`.
 pub fn root_may_read() -> crate::check::Check {
-    let conf = std::fs::read_to_string("/etc/fuse.conf").unwrap_or_default();
-    let allowed = crate::person::is_root() || conf.lines().any(|l| l.trim() == "user_allow_other");
+    let allowed = crate::person::is_root() || super::mount::fuse_conf_allows_other();
     crate::check::Check::of(
         "fuse for VMs",
         true,

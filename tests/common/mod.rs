@@ -431,4 +431,5 @@ pub fn setup_from_a_doomed_folder() {
 pub mod api;
 pub mod escape;
 pub mod lab;
+pub mod share;
 pub mod user;
