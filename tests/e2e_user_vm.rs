@@ -1,9 +1,11 @@
 //! VMs of an ordinary person (not root) end to end: their own Vagrant home, libvirt through
 //! the `libvirt` group's socket, the login user under their uid and gid so that what the guest
 //! writes into the shared folder is theirs on the host. One VM per test: a boot costs a minute
-//! or two under software emulation.
+//! or two under software emulation, so the box's VM also takes issue 27's whole attack (root in a
+//! person's VM, `common::attack`).
 
 mod common;
+use common::attack;
 use common::user::TestUser;
 use common::*;
 use std::os::unix::fs::MetadataExt;
@@ -89,9 +91,13 @@ fn a_persons_vm_from_the_box_writes_files_that_are_theirs() {
     };
 
     // a person's fenced VM (root's libvirt hook holds it) is `e2e_fence`'s
-    let p = Project::new_as(&user, "uservm", &vm("EGRESS=open\n"));
+    let p = Project::new_as(
+        &user,
+        "uservm",
+        &vm("EGRESS=open\nPROVISION_SCRIPT=provision/site.yml\n"),
+    );
     let t = Instant::now();
-    p.ok(&["up"]);
+    attack::setup(&p);
     eprintln!("box up as a person: {:.1}s", t.elapsed().as_secs_f64());
     let slug = p.slug();
     assert_eq!(p.sh("id -u"), user.uid.to_string());
@@ -122,6 +128,9 @@ fn a_persons_vm_from_the_box_writes_files_that_are_theirs() {
     // and the other way: the person's own files are writable in the guest, without sudo
     p.write("from-host.txt", "x\n");
     p.sh(&format!("cd '{dir}' && echo more >> from-host.txt"));
+
+    // root in the person's VM, as an attacker: nothing it writes runs on the host
+    attack::attack(&p, "sudo", user.uid);
 
     p.ok(&["stop"]);
     assert_eq!(p.code(&["status"]), 3);

@@ -429,6 +429,7 @@ pub fn setup_from_a_doomed_folder() {
 }
 
 pub mod api;
+pub mod attack;
 pub mod escape;
 pub mod lab;
 pub mod share;
