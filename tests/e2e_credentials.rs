@@ -190,10 +190,9 @@ fn host_ok_bytes(cmd: &str, args: &[&str]) -> Vec<u8> {
     out.stdout
 }
 
-/// The checks every guest passes, whoever runs it and whatever it is.
-/// `fenced`: the guest has a fence (a person's VM has none: only root writes the host's
-/// firewall), so a LAN address is closed to it and to its broker.
-fn common_checks(c: &Case, kind: &str, fenced: bool) {
+/// The checks every guest passes, whoever runs it and whatever it is. Every guest here is
+/// fenced, so a LAN address is closed to it and to its broker.
+fn common_checks(c: &Case, kind: &str) {
     let placeholder = |name: &str| c.p.sh(&format!("printf %s \"${name}\""));
     let key_ph = placeholder("ANTHROPIC_API_KEY");
     let token_ph = placeholder("GITHUB_TOKEN");
@@ -281,11 +280,9 @@ fn common_checks(c: &Case, kind: &str, fenced: bool) {
     assert!(String::from_utf8_lossy(&refs.stdout).contains("refs/heads/main"));
 
     // a name that resolves to a LAN address gets nowhere
-    if fenced {
-        let lan = c.ask(&format!("https://{LAN_NAME}/v1/lan"));
-        assert!(lan.contains("403"), "{kind}: {lan}");
-        assert!(c.world.last("/v1/lan").is_none());
-    }
+    let lan = c.ask(&format!("https://{LAN_NAME}/v1/lan"));
+    assert!(lan.contains("403"), "{kind}: {lan}");
+    assert!(c.world.last("/v1/lan").is_none());
 
     // nowhere in the guest: not a file, not a process's environment. The detector first
     // finds a value given the way people give one today (`tmpl exec env KEY=… agent`)
@@ -315,7 +312,7 @@ fn common_checks(c: &Case, kind: &str, fenced: bool) {
     let log = c.p.ok(&["secrets", "log", "--json"]);
     assert!(!log.contains(KEY) && !log.contains(TOKEN));
     assert!(log.contains("\"/org/repo.git/info/refs\""), "{log}");
-    assert!(!fenced || log.contains("\"refused\""), "{log}");
+    assert!(log.contains("\"refused\""), "{log}");
     assert!(log.contains("\"withheld\""), "{log}");
 }
 
@@ -432,7 +429,7 @@ fn roots_container_gets_placeholders_and_its_hosts_get_the_values() {
     assert_eq!(c.p.status()["state"], "not_created");
 
     c.up();
-    common_checks(&c, "root's container", true);
+    common_checks(&c, "root's container");
     // a tmux session tmpl's login starts has them too
     c.p.sh("tmux new-session -d -s agent 'printenv GITHUB_TOKEN > /root/in-tmux; sleep 60'");
     let in_tmux = eventually(std::time::Duration::from_secs(10), || {
@@ -499,7 +496,7 @@ fn a_persons_container_gets_placeholders_from_their_rootless_podman() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("others can read it"));
     host_ok("chmod", &["600", &file.to_string_lossy()]);
     c.up();
-    common_checks(&c, "a person's container", true);
+    common_checks(&c, "a person's container");
     broker_lives_on(&c);
     let mut c = c;
     rebinding_waits_for_approval(&mut c, false);
@@ -529,7 +526,7 @@ fn roots_vm_gets_placeholders_and_its_hosts_get_the_values() {
         values: Values::Environment,
     };
     c.up();
-    common_checks(&c, "root's VM", true);
+    common_checks(&c, "root's VM");
     broker_lives_on(&c);
     rebinding_waits_for_approval(&mut c, false);
     none_but_the_secrets_host(&c, &env);
@@ -541,8 +538,8 @@ fn roots_vm_gets_placeholders_and_its_hosts_get_the_values() {
     c.p.ok(&["rm", "-f"]);
 }
 
-/// A person's VM has no fence (only root writes the host's firewall): with `EGRESS=open` the
-/// broker still keeps the values out of it, listening on the VM's gateway as the person.
+/// A person's VM, fenced by root's libvirt hook: the broker keeps the values out of it,
+/// listening on the VM's gateway as the person, and its fence holds for the broker too.
 #[test]
 #[cfg_attr(
     not(feature = "e2e"),
@@ -552,7 +549,7 @@ fn a_persons_vm_gets_placeholders_too() {
     let world = World::new(TOKEN);
     let user = TestUser::new("tmplvmcred", 2346);
     user.give_box(TEST_BOX);
-    let env = vm("PROVISION_SCRIPT=provision.sh\nEGRESS=open\n");
+    let env = vm(&format!("PROVISION_SCRIPT=provision.sh\n{ALLOW}"));
     let p = Project::new_as(&user, "agent-vm", &env);
     p.write("provision.sh", PROVISION);
     let file = p.xdg().join("config/tmpl/secrets.env");
@@ -570,7 +567,7 @@ fn a_persons_vm_gets_placeholders_too() {
         values: Values::File,
     };
     c.up();
-    common_checks(&c, "a person's VM", false);
+    common_checks(&c, "a person's VM");
     broker_lives_on(&c);
     c.p.ok(&["rm", "-f"]);
 }
