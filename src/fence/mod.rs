@@ -245,8 +245,9 @@ pub fn write(
 }
 
 /// Where a keeper holds the fence: once the guest runs, that what it holds is the project's
-/// policy. A guest whose fence is not what `.env` says is an error, with the way out.
-pub fn confirm(loaded: &Loaded, holder: Holder) -> Result<()> {
+/// policy, the guest's services (`services`) opened. A guest whose fence is not what `.env`
+/// says is an error, with the way out.
+pub fn confirm(loaded: &Loaded, holder: Holder, services: &[u16]) -> Result<()> {
     let Some(k) = holder.keeper() else {
         return Ok(());
     };
@@ -256,7 +257,27 @@ pub fn confirm(loaded: &Loaded, holder: Holder) -> Result<()> {
     }
     let want: Vec<String> = c.egress_allow.iter().map(|a| a.to_string()).collect();
     match k.published(&loaded.id.slug) {
-        Some(p) if p.egress == c.egress && p.allow == want => Ok(()),
+        Some(p) if p.egress == c.egress && p.allow == want && p.services == services => Ok(()),
+        // the policy the person asked for, without the opening: a keeper older than this tmpl
+        Some(p) if p.egress == c.egress && p.allow == want => Err(Failure::new(
+            ExitStatus::Failure,
+            format!(
+                "the guest's fence does not open its services on the gateway (port {}), so \
+                 the credential broker is out of its reach",
+                services
+                    .iter()
+                    .map(u16::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+        .detail(format!("--> held {}", holder.name()))
+        .hint(
+            "a running VM's fence changes when its network starts again: `tmpl stop`, then \
+             `tmpl up`. If it still says so, the host's fence hook is older than this tmpl: as \
+             root, `make setup` (or `scripts/fence-hook.sh $(command -v tmpl)`) installs this one",
+        )
+        .into()),
         Some(p) => Err(Failure::new(
             ExitStatus::Failure,
             format!(

@@ -18,6 +18,9 @@ pub struct Published {
     pub closed: Vec<lan::Closed>,
     /// Whether the guest's resolver ran when last checked.
     pub resolver: bool,
+    /// The guest's own services it opens on the gateway (none from a hook older than them).
+    #[serde(default)]
+    pub services: Vec<u16>,
 }
 
 /// Something of root's that holds a person's fences (see the module's comment).

@@ -111,7 +111,7 @@ impl Session<'_> {
             Some(net) if holder.may_vanish() => {
                 crate::fence::enforce(self.loaded, net, holder, &self.services())
             }
-            Some(_) => crate::fence::confirm(self.loaded, holder),
+            Some(_) => crate::fence::confirm(self.loaded, holder, &self.services()),
             None => Ok(()),
         }
     }

@@ -181,6 +181,7 @@ fn hold(
         allow: kept.allow,
         closed,
         resolver: running,
+        services: kept.services,
     };
     crate::atomic::write(
         &published_path(slug),
