@@ -72,18 +72,8 @@ table inet $guard {
 NFT
 sleep 0.5
 
-median_ms() {
-  local n=$1; shift
-  local t=()
-  for _ in $(seq "$n"); do
-    local s e
-    s=$(date +%s%N)
-    "$@" >/dev/null 2>&1 </dev/null || true
-    e=$(date +%s%N)
-    t+=($(((e - s) / 1000)))
-  done
-  printf '%s\n' "${t[@]}" | sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.1f", m/1000}'
-}
+# shellcheck source=scripts/lib/median.sh
+source scripts/lib/median.sh
 
 # one lookup's time in ms, measured in the guest (no ssh in it), median of 20
 lookup_ms() {

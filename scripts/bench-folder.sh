@@ -51,6 +51,8 @@ mkdir -p "$tree"
 (
   cd "$tree"
   git init -q -b main .
+  # no gc in the background while the tree is copied below
+  git config gc.auto 0
   for i in $(seq 0 99); do
     mkdir "d$i"
     for j in $(seq 0 99); do echo "file $i $j" >"d$i/f$j.txt"; done
@@ -60,18 +62,8 @@ mkdir -p "$tree"
   git -c user.name=bench -c user.email=bench@example.invalid commit -qm tree
 )
 
-median_ms() {
-  local n=$1; shift
-  local t=()
-  for _ in $(seq "$n"); do
-    local s e
-    s=$(date +%s%N)
-    "$@" >/dev/null 2>&1 </dev/null || true
-    e=$(date +%s%N)
-    t+=($(((e - s) / 1000)))
-  done
-  printf '%s\n' "${t[@]}" | sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.0f", m/1000}'
-}
+# shellcheck source=scripts/lib/median.sh
+source scripts/lib/median.sh
 
 declare -A res
 for kind in $kinds; do

@@ -6,6 +6,7 @@
 #
 #   scripts/bench-share.sh            # uses target/release/tmpl (`make release`)
 #   TMPL=target/debug/tmpl scripts/bench-share.sh
+#   TMPDIR=/dev/shm scripts/bench-share.sh   # on tmpfs: the server alone, without the disk
 set -euo pipefail
 
 TMPL=${TMPL:-target/release/tmpl}
@@ -14,7 +15,7 @@ IMAGE=${IMAGE:-localhost/tmpl-test/debian12}
 [ -x "$TMPL" ] || { echo "bench-share: no $TMPL: make release" >&2; exit 1; }
 TMPL=$(realpath "$TMPL")
 
-W=$(mktemp -d /tmp/tmpl-bench-share.XXXXXX)
+W=$(mktemp -d "${TMPDIR:-/tmp}/tmpl-bench-share.XXXXXX")
 chmod 700 "$W"
 PID=
 cleanup() {
