@@ -25,6 +25,7 @@ pub mod lock;
 pub mod output;
 pub mod person;
 pub mod process;
+pub mod procs;
 pub mod project;
 pub mod provision;
 pub mod session;

@@ -31,6 +31,7 @@ const LAYERS: &[(&[&str], bool)] = &[
             "output",
             "person",
             "process",
+            "procs",
             "text",
             "timing",
             "ui",

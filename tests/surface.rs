@@ -205,12 +205,22 @@ fn every_command_runs_against_a_third_driver() {
     assert_eq!(lab.code(&gone, &["trust"]), 0);
     assert_eq!(lab.code(&gone, &["up"]), 0);
     std::fs::remove_dir_all(&gone).unwrap();
+    let state = lab.root.path().join("xdg/state/tmpl");
+    let servers = || tmpl::share::daemon::all(&state);
+    assert_eq!(
+        servers().len(),
+        1,
+        "the gone project's folder is still served"
+    );
     let gc = lab.tmpl(&p, &["gc", "--yes"]);
     assert!(gc.status.success());
-    assert!(String::from_utf8_lossy(&gc.stdout).contains("test guest"));
+    let said = String::from_utf8_lossy(&gc.stdout);
+    assert!(said.contains("test guest"), "{said}");
+    assert!(said.contains("file server"), "{said}");
     assert_eq!(
         std::fs::read_dir(lab.guests()).unwrap().count(),
         0,
         "gc removed it"
     );
+    assert!(servers().is_empty(), "gc stopped its file server");
 }

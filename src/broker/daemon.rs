@@ -226,45 +226,25 @@ pub struct Found {
 
 /// Every broker this person runs for projects under `state_root`.
 pub fn all(state_root: &Path) -> Vec<Found> {
-    let me = rustix::process::getuid().as_raw();
-    let Ok(procs) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
     let mut out = Vec::new();
-    for e in procs.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|p| p.parse::<u32>().ok()) else {
+    for d in crate::procs::mine("__broker") {
+        let [serve, dir] = &d.args[..] else {
             continue;
         };
-        let Ok(cmdline) = std::fs::read(e.path().join("cmdline")) else {
-            continue;
-        };
-        let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
-        if args.len() < 4 || args[1] != b"__broker" || args[2] != b"serve" {
+        if serve.as_os_str() != "serve" {
             continue;
         }
-        let dir = PathBuf::from(String::from_utf8_lossy(args[3]).into_owned());
-        // the real uid, from status: a broker is not dumpable, so its /proc files are root's
-        let uid = std::fs::read_to_string(e.path().join("status"))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find_map(|l| l.strip_prefix("Uid:"))
-                    .and_then(|l| l.split_whitespace().next()?.parse::<u32>().ok())
-            });
         let Some(project) = dir.parent().filter(|p| p.parent() == Some(state_root)) else {
             continue;
         };
-        if uid != Some(me) {
-            continue;
-        }
         out.push(Found {
-            pid,
+            pid: d.pid,
             slug: project
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
-            infra: super::running::read(&dir).map(|r| r.infra),
-            dir,
+            infra: super::running::read(dir).map(|r| r.infra),
+            dir: dir.clone(),
         });
     }
     out

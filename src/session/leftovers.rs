@@ -40,6 +40,8 @@ pub enum Local {
     FenceTable(crate::fence::Holder),
     /// A credential broker, by pid.
     Broker(u32),
+    /// A file server of a project folder, by pid.
+    Share(u32),
 }
 
 impl Local {
@@ -51,6 +53,7 @@ impl Local {
             Local::ControlSocket => "ssh control socket",
             Local::FenceTable(_) => "network fence",
             Local::Broker(_) => "credential broker",
+            Local::Share(_) => "file server",
         }
     }
 }
@@ -131,6 +134,25 @@ fn local_leftovers(registry: &Registry, dirs: &Dirs, out: &mut Vec<Found>) {
             why,
         ));
     }
+    let projects = crate::project::list::load(state_root).unwrap_or_default();
+    for r in crate::share::daemon::all(state_root) {
+        let guest_gone = projects
+            .get(&r.slug)
+            .and_then(|e| registry.get(&e.infra_type))
+            .and_then(|d| d.state_of(&r.slug))
+            == Some(crate::driver::State::NotCreated);
+        let why = match &r.source {
+            Some(folder) if gone(folder) => format!("folder {} is gone", folder.display()),
+            None => format!("project state {} is gone", r.state_dir.display()),
+            _ if guest_gone => format!("the guest of {} is gone", r.slug),
+            _ => continue,
+        };
+        out.push(local(
+            Local::Share(r.pid),
+            format!("pid {} ({})", r.pid, r.slug),
+            why,
+        ));
+    }
     if !crate::ssh::control_dir().exists() {
         return;
     }
@@ -181,6 +203,14 @@ pub fn remove(f: &Found, registry: &Registry, dirs: &Dirs) -> Result<()> {
                 .find(|b| b.pid == pid)
             {
                 crate::broker::end_found(&b)?;
+            }
+        }
+        Owner::Local(Local::Share(pid)) => {
+            if let Some(r) = crate::share::daemon::all(&dirs.state)
+                .into_iter()
+                .find(|r| r.pid == pid)
+            {
+                crate::share::daemon::end_running(&r)?;
             }
         }
     }

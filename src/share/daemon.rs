@@ -134,25 +134,86 @@ impl Share {
             let _ = std::fs::remove_file(self.ready_path());
             return Ok(false);
         };
-        let pid = rustix::process::Pid::from_raw(r.pid as i32);
-        if let Some(pid) = pid {
-            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-        }
-        let start = Instant::now();
-        while is_ours(r.pid) && start.elapsed() < Duration::from_secs(10) {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        if is_ours(r.pid) {
-            if let Some(pid) = pid {
-                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
-            }
-            // a killed server leaves its mount behind, dead: detached here, or by the next
-            // server where tmpl cannot reach it (a person's Podman namespace)
-            super::mount::unmount_lazily(&self.mountpoint());
-        }
+        end(r.pid, &self.mountpoint());
         let _ = std::fs::remove_file(self.ready_path());
         Ok(true)
     }
+}
+
+/// Ends the server `pid`: SIGTERM, which unmounts, then after 10 s SIGKILL.
+fn end(pid: u32, mountpoint: &Path) {
+    let raw = rustix::process::Pid::from_raw(pid as i32);
+    if let Some(raw) = raw {
+        let _ = rustix::process::kill_process(raw, rustix::process::Signal::TERM);
+    }
+    let start = Instant::now();
+    while is_ours(pid) && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if is_ours(pid) {
+        if let Some(raw) = raw {
+            let _ = rustix::process::kill_process(raw, rustix::process::Signal::KILL);
+        }
+        // a killed server leaves its mount behind, dead: detached here, or by the next
+        // server where tmpl cannot reach it (a person's Podman namespace)
+        super::mount::unmount_lazily(mountpoint);
+    }
+}
+
+/// A file server of this person's running for a project under a state folder.
+#[derive(Debug, Clone)]
+pub struct Running {
+    pub pid: u32,
+    pub slug: String,
+    /// The project's state folder.
+    pub state_dir: PathBuf,
+    /// The folder it serves, as its config says (none when the config is gone).
+    pub source: Option<PathBuf>,
+}
+
+/// Every file server this person runs for projects under `state_root`
+/// (`<state_root>/<slug>/share/config.json`).
+pub fn all(state_root: &Path) -> Vec<Running> {
+    let mut out = Vec::new();
+    for d in crate::procs::mine("__share") {
+        let [config] = &d.args[..] else {
+            continue;
+        };
+        let Some(state_dir) = config.parent().and_then(Path::parent) else {
+            continue;
+        };
+        if state_dir.parent() != Some(state_root) {
+            continue;
+        }
+        let source = std::fs::read(config)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Config>(&b).ok())
+            .map(|c| c.source);
+        out.push(Running {
+            pid: d.pid,
+            slug: state_dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            state_dir: state_dir.to_path_buf(),
+            source,
+        });
+    }
+    out
+}
+
+/// Ends a server `all` found.
+pub fn end_running(r: &Running) -> Result<()> {
+    end(r.pid, &Share::new(&r.state_dir).mountpoint());
+    if is_ours(r.pid) {
+        return Err(Failure::new(
+            ExitStatus::Failure,
+            format!("the file server pid {} did not end", r.pid),
+        )
+        .into());
+    }
+    let _ = std::fs::remove_file(Share::new(&r.state_dir).ready_path());
+    Ok(())
 }
 
 /// Is `pid` a file server of tmpl's (and not a process that took its number since)?
