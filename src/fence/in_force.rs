@@ -1,7 +1,12 @@
 //! What fence is in force for a guest, as `up` confirms it where a keeper holds it and as
 //! `status` says it.
 
-use super::{lan, may_enforce, table_exists, table_name, Holder, CLOSED_FILE, HOST};
+use super::lan;
+use super::place::{Holder, HOST};
+use super::tables::{may_enforce, table_exists, table_name};
+
+/// What the fence closed at the last `up`, for `status`.
+pub(super) const CLOSED_FILE: &str = "fence-closed.json";
 use crate::config::Egress;
 use crate::error::{ExitStatus, Failure};
 use crate::project::Loaded;
