@@ -213,7 +213,7 @@ fn changed_settings_are_refused_until_trusted() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("PORTS=0.0.0.0:18432:22 (new)"), "{err}");
     assert!(
-        err.contains("SECRET_TOKEN (value changed)") && !err.contains("xyz"),
+        err.contains("SECRET_TOKEN (.env:6): its value changed (not shown") && !err.contains("xyz"),
         "secrets are not shown: {err}"
     );
     assert!(err.contains("tmpl trust"));
