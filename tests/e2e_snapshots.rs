@@ -60,6 +60,30 @@ fn killed_when(p: &Project, args: &[&str], mut ready: impl FnMut() -> bool) {
     assert_eq!(code, None, "killed");
 }
 
+/// Whether Podman has made the project's container since this call. The moment lasts as
+/// long as its start (about 150 ms), and `podman ps` can wait that long on the container's
+/// lock, so Podman's own record of events is read instead: written as each one happens, read
+/// without a lock. Where Podman logs events to journald, `podman ps` is asked for both
+/// containers.
+fn created_after_now(slug: &str) -> impl FnMut() -> bool {
+    let log = std::path::PathBuf::from("/run/libpod/events/events.log");
+    let from = std::fs::metadata(&log).map(|m| m.len()).ok();
+    let (slug, name) = (slug.to_owned(), format!("tmpl-{slug}"));
+    move || {
+        let Some(from) = from else {
+            return podman_labelled(&slug).len() == 2;
+        };
+        use std::io::{Read, Seek};
+        let mut f = std::fs::File::open(&log).unwrap();
+        f.seek(std::io::SeekFrom::Start(from)).unwrap();
+        let mut text = String::new();
+        f.read_to_string(&mut text).unwrap();
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .any(|e| e["Status"] == "create" && e["Name"] == name.as_str())
+    }
+}
+
 /// What the next command says about the restore it found cut short.
 fn recovered(p: &Project) -> String {
     let out = p.run(&["up"]);
@@ -171,9 +195,8 @@ fn a_container_goes_back_and_the_project_folder_stays() {
     );
     assert_eq!(podman_labelled(&slug).len(), 1, "exactly one container");
     // late, once the new container is made beside the old one set aside: the new one is kept
-    killed_when(&p, &["snapshot", "restore", "one"], || {
-        podman_labelled(&slug).len() == 2
-    });
+    let created = created_after_now(&slug);
+    killed_when(&p, &["snapshot", "restore", "one"], created);
     let said = recovered(&p);
     assert!(said.contains("had made the new container"), "{said}");
     assert_eq!(
