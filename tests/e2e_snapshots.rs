@@ -205,6 +205,29 @@ fn a_container_goes_back_and_the_project_folder_stays() {
         "the new container, as it says"
     );
     assert_eq!(podman_labelled(&slug).len(), 1, "exactly one container");
+    // cut short between making the new container and starting it (where the kill above
+    // lands depends on the machine's load), as Podman leaves it: a container that never ran,
+    // made from the snapshot. All there is of the guest is that snapshot, and `up` makes the
+    // container again from it, not from IMAGE
+    let name = format!("tmpl-{slug}");
+    host_ok("podman", &["rm", "-f", "-t", "0", &name]);
+    host_ok(
+        "podman",
+        &[
+            "create",
+            "--name",
+            &name,
+            "--label",
+            &format!("tmpl.project={slug}"),
+            &format!("localhost/tmpl-snapshot/{slug}:current"),
+        ],
+    );
+    p.ok(&["up"]);
+    assert_eq!(
+        p.sh("cat /root/marker"),
+        "one",
+        "the snapshot's guest, not a new one from IMAGE"
+    );
 
     // a deleted snapshot leaves the container that runs from it alone
     p.ok(&["snapshot", "delete", "one"]);

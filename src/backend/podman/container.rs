@@ -136,6 +136,13 @@ impl Podman {
         self.create_from(None)
     }
 
+    fn create_or_restore(&self, snapshot: Option<&str>) -> Result<()> {
+        match snapshot {
+            Some(s) => self.create_from(Some(s)),
+            None => self.create(),
+        }
+    }
+
     /// Creates the project's container from its image, or from `image` (a snapshot's).
     pub(super) fn create_from(&self, image: Option<&str>) -> Result<()> {
         let public = self.access.ensure_key()?;
@@ -250,8 +257,8 @@ impl Podman {
     /// Starts a container that has never run. Podman picks the SSH port's host side at
     /// create time; if something took that port before the start (an outgoing connection's
     /// ephemeral port, another guest), a fresh container gets a fresh port. Only safe because
-    /// nothing has run in it yet.
-    pub(super) fn start_new(&self) -> Result<()> {
+    /// nothing has run in it yet. `snapshot`: what it was made from, if not `IMAGE`.
+    pub(super) fn start_new(&self, snapshot: Option<&str>) -> Result<()> {
         let mut tries = 0;
         loop {
             match self.start() {
@@ -262,7 +269,7 @@ impl Podman {
                         self.name
                     ));
                     self.remove_container()?;
-                    self.create()?;
+                    self.create_or_restore(snapshot)?;
                 }
                 other => return other,
             }
@@ -345,9 +352,13 @@ impl Lifecycle for Podman {
                 )?;
                 UpOutcome::Started
             }
-            // absent, or made but never started (an interrupted or failed `up`): nothing in
-            // it to keep, so (re)create it
+            // absent, or made but never started (an interrupted or failed `up`, or a restore
+            // cut short): nothing in it but its image to keep, so (re)create it from that
             existing => {
+                let restored = match &existing {
+                    Some(c) => self.restored_from(c)?,
+                    None => None,
+                };
                 phases.run(
                     "create",
                     &format!("creating container {}", self.name),
@@ -355,13 +366,13 @@ impl Lifecycle for Podman {
                         if existing.is_some() {
                             self.remove_container()?;
                         }
-                        self.create()
+                        self.create_or_restore(restored.as_deref())
                     },
                 )?;
                 phases.run(
                     "start",
                     &format!("starting container {}", self.name),
-                    || self.start_new(),
+                    || self.start_new(restored.as_deref()),
                 )?;
                 UpOutcome::Created
             }

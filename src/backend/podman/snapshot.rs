@@ -25,6 +25,20 @@ impl Podman {
     fn aside(&self) -> String {
         format!("{}-aside", self.name)
     }
+    /// The snapshot a container was made from by a restore that never started it (cut short
+    /// between the two): all there is of that guest is the snapshot, so `up` makes the
+    /// container again from it, not from `IMAGE`. `None` when the image is gone (`rm`).
+    pub(super) fn restored_from(
+        &self,
+        c: &bollard::models::ContainerInspectResponse,
+    ) -> Result<Option<String>> {
+        let current = format!("{}:{CURRENT}", self.snapshot_repo());
+        let made_from = c.config.as_ref().and_then(|c| c.image.as_deref());
+        if made_from != Some(current.as_str()) {
+            return Ok(None);
+        }
+        Ok(self.client.inspect_image(&current)?.map(|_| current))
+    }
     fn journal(&self) -> std::path::PathBuf {
         self.loaded.id.state_dir.join("snapshot-restore")
     }
