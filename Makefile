@@ -24,7 +24,7 @@ test: setup fixtures lint
 ## Unit tests, trycmd cases, the layers, the third driver and the credential broker against a
 ## local stand-in: no VM, container or daemon.
 test-fast:
-	$(CARGO) test --lib --test cli --test cli_parse --test readme --test layers --test surface --test broker
+	$(CARGO) test --lib --test cli --test cli_parse --test readme --test layers --test surface --test broker --test resolver
 
 ## End-to-end tests only (real Podman, real libvirt + Vagrant).
 e2e: setup fixtures

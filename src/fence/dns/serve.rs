@@ -70,6 +70,9 @@ pub fn serve(config: Config) -> Result<()> {
     } else {
         config.upstream.clone()
     };
+    // held open to see the folder go (its link count drops to 0): as `nobody` it cannot look
+    // the folder up by name in root's home
+    let folder = std::fs::File::open(&dir).context("cannot open its own folder")?;
     let forget = Arc::new(AtomicBool::new(false));
     signal_hook::flag::register(signal_hook::consts::SIGHUP, forget.clone())?;
     let nft = crate::process::which_sbin("nft")
@@ -92,15 +95,19 @@ pub fn serve(config: Config) -> Result<()> {
         let s = shared.clone();
         std::thread::spawn(move || serve_udp(&s, udp));
     }
-    watch(&shared, here);
+    watch(&shared, here, &folder);
     Ok(())
 }
 
-/// Returns once the fence is gone or the namespace was replaced.
-fn watch(s: &Shared, here: u64) {
+/// Returns once the fence is gone, the guest's state folder is gone, or the namespace was
+/// replaced.
+fn watch(s: &Shared, here: u64, folder: &std::fs::File) {
     let mut handle = None;
     loop {
         std::thread::sleep(CHECK_EVERY);
+        if rustix::fs::fstat(folder).is_ok_and(|st| st.st_nlink == 0) {
+            return;
+        }
         if let Some(file) = &s.config.netns_file {
             if super::config::netns_inode(file) != Some(here) {
                 return;
@@ -110,8 +117,19 @@ fn watch(s: &Shared, here: u64) {
             .args(["-a", "list", "table", "inet", &s.config.table])
             .stderr(std::process::Stdio::null())
             .output();
-        let Ok(out) = listed.map(|o| o.stdout) else {
-            continue;
+        let out = match listed {
+            Ok(o) => o.stdout,
+            // the nft it was started with is gone or out of its reach: it cannot open names
+            // any more, nor tell whether its fence is there
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
+                ) =>
+            {
+                return
+            }
+            Err(_) => continue,
         };
         let text = String::from_utf8_lossy(&out);
         let Some(first) = text.lines().next() else {
