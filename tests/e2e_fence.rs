@@ -138,8 +138,8 @@ fn dns_env() -> String {
     ignore = "needs --features e2e-daemons (make test): it restarts the host's Podman service to see the fence outlive it"
 )]
 fn containers_reach_the_internet_and_nothing_else() {
-    let lab = Lab::new();
-    let _ = &lab;
+    // held to the end: its namespaces and firewall tables go when it drops
+    let _lab = Lab::new();
     let mut probes = Probes::default();
     let other = Project::new("neighbour", &ct_env("EGRESS=open\n"));
     let other_ip = other_guest(&other);
@@ -381,8 +381,8 @@ fn a_bridged_vm_cannot_lift_its_fence() {
     ignore = "needs the real stack: `make test`, or `cargo test --features e2e` after `make setup fixtures`"
 )]
 fn a_persons_containers_are_fenced_inside_their_rootless_podman() {
-    let lab = Lab::new();
-    let _ = &lab;
+    // held to the end: its namespaces and firewall tables go when it drops
+    let _lab = Lab::new();
     let user = user::TestUser::new("tmpl-e2e-fence", 2331);
     user.load_image(CONTAINER_IMAGE);
     let mut probes = Probes::default();
@@ -532,8 +532,8 @@ impl Drop for HookUpstream {
     ignore = "needs --features e2e-daemons (make test): it installs the libvirt hook (scripts/fence-hook.sh) and reloads libvirtd"
 )]
 fn a_persons_vm_is_fenced_by_roots_libvirt_hook() {
-    let lab = Lab::new();
-    let _ = &lab;
+    // held to the end: its namespaces and firewall tables go when it drops
+    let _lab = Lab::new();
     // as `make setup` does, with this build (the code under test, unless an older one is)
     let bin = std::env::var("TMPL_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_tmpl").into());
     host_ok(
